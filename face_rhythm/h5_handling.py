@@ -1,0 +1,203 @@
+"""Reading and writing results as HDF5, atomically.
+
+Every output of the workflow is written with :func:`simple_save` (or inside
+:func:`atomic_h5`): the file is built under a temporary name in the same folder and renamed
+into place only when complete, so a killed job never leaves a file that looks finished.
+
+Nested dicts become groups; numpy arrays, numbers and strings become datasets; ``None`` is
+skipped. Strings and other scalars that describe a run (parameters, provenance) are better
+stored as attributes or as a JSON string dataset, see :mod:`face_rhythm.provenance`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "atomic_h5",
+    "atomic_path",
+    "simple_save",
+    "simple_load",
+    "write_dict_to_h5",
+    "merge_dict_into_h5_file",
+    "show_item_tree",
+    "h5Obj_to_dict",
+]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` on success.
+
+    On an exception the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
+    """Open a new HDF5 file for writing that appears at ``path`` only when closed cleanly."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+        yield f
+
+
+def _write_item(group: h5py.Group, key: str, value: Any, compression: str | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        sub = group.create_group(str(key), track_order=True)
+        for k, v in value.items():
+            _write_item(sub, str(k), v, compression)
+        return
+    if isinstance(value, (str, bytes)):
+        group.create_dataset(str(key), data=value)
+        return
+    arr = np.asarray(value)
+    if arr.dtype == object:
+        if all(isinstance(v, str) for v in arr.ravel()):
+            arr = arr.astype(h5py.string_dtype())
+        else:
+            raise TypeError(f"cannot store object array under {group.name}/{key}")
+    if arr.dtype.kind == "U":
+        arr = arr.astype(h5py.string_dtype())
+    kwargs = {}
+    if compression and arr.ndim > 0 and arr.size > 1024:
+        kwargs = {"compression": compression, "chunks": True}
+    group.create_dataset(str(key), data=arr, **kwargs)
+
+
+def write_dict_to_h5(
+    h5_obj: h5py.Group, input_dict: Mapping[str, Any], use_compression: bool = False
+) -> None:
+    """Write a nested dict into an open HDF5 group (groups for dicts, datasets for arrays)."""
+    for k, v in input_dict.items():
+        _write_item(h5_obj, str(k), v, "gzip" if use_compression else None)
+
+
+def simple_save(
+    dict_to_save: Mapping[str, Any],
+    path: str | os.PathLike,
+    use_compression: bool = False,
+    verbose: bool = False,
+) -> Path:
+    """Save a nested dict of arrays to ``path`` as HDF5, atomically (temp file, then rename).
+
+    Parameters
+    ----------
+    dict_to_save : mapping
+        Nested dict; leaves are arrays, numbers or strings.
+    path : path-like
+        Destination; its folder is created if needed. An existing file is replaced.
+    use_compression : bool
+        gzip-compress datasets larger than 1024 elements.
+    """
+    path = Path(path)
+    with atomic_h5(path) as f:
+        write_dict_to_h5(f, dict_to_save, use_compression=use_compression)
+    if verbose:
+        logger.info("saved %s", path)
+    return path
+
+
+def h5Obj_to_dict(h_obj: h5py.Group) -> dict[str, Any]:
+    """Read an open HDF5 group into a nested dict of numpy arrays (strings decoded)."""
+    out: dict[str, Any] = {}
+    for k, v in h_obj.items():
+        if isinstance(v, h5py.Group):
+            out[k] = h5Obj_to_dict(v)
+        else:
+            data = v[()]
+            if isinstance(data, bytes):
+                data = data.decode()
+            elif isinstance(data, np.ndarray) and data.dtype.kind == "O":
+                data = np.array([d.decode() if isinstance(d, bytes) else d for d in data.ravel()],
+                                dtype=object).reshape(data.shape)
+            out[k] = data
+    return out
+
+
+def simple_load(filepath: str | os.PathLike, return_dict: bool = True, verbose: bool = False):
+    """Load an HDF5 file: a nested dict (default) or an open read-only ``h5py.File``."""
+    filepath = Path(filepath)
+    if not filepath.is_file():
+        raise FileNotFoundError(f"{filepath}: no such HDF5 file")
+    if not return_dict:
+        return h5py.File(filepath, "r")
+    with h5py.File(filepath, "r") as f:
+        return h5Obj_to_dict(f)
+
+
+def merge_dict_into_h5_file(d: Mapping[str, Any], filepath: str | os.PathLike) -> None:
+    """Add the items of ``d`` to an existing HDF5 file, replacing items with the same key.
+
+    The file is rewritten through a temporary copy, so a failure leaves the original intact.
+    """
+    filepath = Path(filepath)
+    with atomic_path(filepath) as tmp:
+        with h5py.File(filepath, "r") as src, h5py.File(tmp, "w", track_order=True) as dst:
+            for k in src:
+                if k not in d:
+                    src.copy(src[k], dst, name=k)
+            for k, v in src.attrs.items():
+                dst.attrs[k] = v
+            write_dict_to_h5(dst, d)
+
+
+def show_item_tree(
+    hObj: h5py.Group | Mapping | None = None,
+    path: str | os.PathLike | None = None,
+    depth: int | None = None,
+    show_metadata: bool = True,
+    indent_level: int = 0,
+) -> str:
+    """Return (and log) a text tree of an HDF5 file or nested dict: names, shapes, dtypes."""
+    lines: list[str] = []
+
+    def walk(obj, level):
+        if depth is not None and level > depth:
+            return
+        for k, v in obj.items():
+            pad = "    " * level
+            if isinstance(v, (h5py.Group, Mapping)):
+                lines.append(f"{pad}{k}/")
+                walk(v, level + 1)
+            elif isinstance(v, h5py.Dataset):
+                lines.append(f"{pad}{k}: shape={v.shape} dtype={v.dtype}")
+                if show_metadata:
+                    for ak, av in v.attrs.items():
+                        lines.append(f"{pad}    @{ak} = {av}")
+            else:
+                arr = np.asarray(v)
+                lines.append(f"{pad}{k}: shape={arr.shape} dtype={arr.dtype}")
+
+    if hObj is None:
+        if path is None:
+            raise ValueError("give hObj or path")
+        with h5py.File(path, "r") as f:
+            walk(f, indent_level)
+    else:
+        walk(hObj, indent_level)
+    text = "\n".join(lines)
+    logger.info("%s", text)
+    return text

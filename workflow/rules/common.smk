@@ -1,0 +1,147 @@
+import logging
+from pathlib import Path
+
+import pandas as pd
+from snakemake.utils import validate
+
+validate(config, "../schemas/config.schema.yaml")
+
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+DEMO_PREFIX = "demo_data"
+
+
+wildcard_constraints:
+    session=NAME_PATTERN,
+    video=NAME_PATTERN,
+
+
+def load_videos_table(path):
+    """The videos table: one row per video (session, video, path, optional fps)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: videos table not found (config key 'videos')")
+    table = pd.read_csv(
+        path, sep="\t", dtype={"session": str, "video": str, "path": str}, comment="#"
+    )
+    missing = {"session", "video", "path"} - set(table.columns)
+    if missing:
+        raise ValueError(f"{path}: videos table lacks column(s) {sorted(missing)}")
+    if "fps" not in table.columns:
+        table["fps"] = float("nan")
+    table["fps"] = pd.to_numeric(table["fps"], errors="raise")
+    if table.empty:
+        raise ValueError(f"{path}: videos table has no rows")
+    for col in ("session", "video"):
+        bad = table.loc[~table[col].str.fullmatch(NAME_PATTERN), col]
+        if len(bad):
+            raise ValueError(
+                f"{path}: {col} name {bad.iloc[0]!r} must match {NAME_PATTERN}"
+            )
+    dup = table.duplicated(["session", "video"])
+    if dup.any():
+        row = table[dup].iloc[0]
+        raise ValueError(
+            f"{path}: duplicate row for session {row.session!r}, video {row.video!r}"
+        )
+    bad_fps = table["fps"].notna() & ~(table["fps"] > 0)
+    if bad_fps.any():
+        raise ValueError(
+            f"{path}: fps must be positive, got {table.loc[bad_fps, 'fps'].iloc[0]}"
+        )
+    return table.set_index(["session", "video"], drop=False)
+
+
+VIDEOS = load_videos_table(config["videos"])
+SESSIONS = list(dict.fromkeys(VIDEOS["session"]))
+
+
+def session_video_ids(session):
+    return list(VIDEOS.loc[VIDEOS["session"] == session, "video"])
+
+
+def session_videos_param(wildcards):
+    return session_video_ids(wildcards.session)
+
+
+def video_row(wildcards):
+    return VIDEOS.loc[(wildcards.session, wildcards.video)]
+
+
+def video_path(wildcards):
+    return video_row(wildcards)["path"]
+
+
+def video_fps(wildcards):
+    fps = video_row(wildcards)["fps"]
+    return None if pd.isna(fps) else float(fps)
+
+
+def first_video_of_session(wildcards):
+    session = wildcards.session
+    return VIDEOS.loc[(session, session_video_ids(session)[0]), "path"]
+
+
+def demo_params(wildcards):
+    """Parameters of one synthetic demo video: config['demo'] plus a per-video seed and camera."""
+    demo = dict(config.get("demo", {}))
+    keys = list(VIDEOS.index)
+    index = (
+        keys.index((wildcards.session, wildcards.video))
+        if (wildcards.session, wildcards.video) in keys
+        else 0
+    )
+    camera = demo.pop("sessions", {}).get(wildcards.session, {})
+    demo["seed"] = int(demo.get("seed", 0)) + index
+    demo["camera_shift"] = list(camera.get("shift", [0.0, 0.0]))
+    demo["camera_rotation_deg"] = float(camera.get("rotation_deg", 0.0))
+    return demo
+
+
+def rois_file(wildcards):
+    path = config["rois"].get("file")
+    return [path] if path else []
+
+
+def session_spectrograms(wildcards):
+    return expand(
+        "results/{session}/{video}/spectrogram.h5",
+        session=wildcards.session,
+        video=session_video_ids(wildcards.session),
+    )
+
+
+def all_spectrograms(wildcards):
+    return [
+        f"results/{s}/{v}/spectrogram.h5"
+        for s, v in zip(VIDEOS["session"], VIDEOS["video"])
+    ]
+
+
+def mem_mb(base):
+    """Memory request in MB that grows with the retry attempt."""
+
+    def _mem(wildcards, attempt):
+        return int(base * attempt)
+
+    return _mem
+
+
+def final_outputs():
+    outputs = []
+    for s, v in zip(VIDEOS["session"], VIDEOS["video"]):
+        outputs.append(f"results/{s}/{v}/spectrogram.h5")
+    if config["tca"].get("per_session", True):
+        outputs += expand("results/{session}/tca.h5", session=SESSIONS)
+    if config["tca"].get("all_sessions", False):
+        outputs.append("results/all_sessions/tca.h5")
+    return outputs
+
+
+def report_results_location():
+    logging.getLogger("face_rhythm").info("")
+    msg = (
+        f"face-rhythm: results are in {Path('results').resolve()} "
+        f"({len(SESSIONS)} session(s), {len(VIDEOS)} video(s)); "
+        "per session: rois.h5, <video>/tracking.h5, <video>/spectrogram.h5, tca.h5, figures/"
+    )
+    print(msg)

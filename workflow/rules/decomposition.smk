@@ -1,0 +1,52 @@
+ruleorder: tca_all_sessions > tca
+
+
+rule tca:
+    input:
+        spectrograms=session_spectrograms,
+        rois="results/{session}/rois.h5",
+    output:
+        tca="results/{session}/tca.h5",
+        figures=directory("results/{session}/figures/tca"),
+    log:
+        "logs/tca/{session}.log",
+    benchmark:
+        "benchmarks/tca/{session}.tsv"
+    conda:
+        "../envs/face-rhythm.yaml"
+    threads: 2
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=60,
+    params:
+        tca=config["tca"],
+        session="{session}",
+        videos=session_videos_param,
+    script:
+        "../scripts/tca.py"
+
+
+rule tca_all_sessions:
+    input:
+        spectrograms=all_spectrograms,
+        rois=expand("results/{session}/rois.h5", session=SESSIONS[:1]),
+    output:
+        tca="results/all_sessions/tca.h5",
+        figures=directory("results/all_sessions/figures/tca"),
+    log:
+        "logs/tca_all_sessions/all_sessions.log",
+    benchmark:
+        "benchmarks/tca_all_sessions/all_sessions.tsv"
+    conda:
+        "../envs/face-rhythm.yaml"
+    threads: 2
+    resources:
+        mem_mb=mem_mb(8000),
+        runtime=120,
+    params:
+        tca=config["tca"],
+        session="all_sessions",
+        sessions=list(VIDEOS["session"]),
+        videos=list(VIDEOS["video"]),
+    script:
+        "../scripts/tca.py"

@@ -1,0 +1,21 @@
+rule rois:
+    input:
+        video=first_video_of_session,
+        file=rois_file,
+    output:
+        rois="results/{session}/rois.h5",
+        figure="results/{session}/figures/rois.png",
+    log:
+        "logs/rois/{session}.log",
+    benchmark:
+        "benchmarks/rois/{session}.tsv"
+    conda:
+        "../envs/face-rhythm.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000),
+        runtime=10,
+    params:
+        rois=config["rois"],
+    script:
+        "../scripts/rois.py"

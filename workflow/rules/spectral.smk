@@ -1,0 +1,20 @@
+rule spectrogram:
+    input:
+        tracking="results/{session}/{video}/tracking.h5",
+    output:
+        spectrogram="results/{session}/{video}/spectrogram.h5",
+        figure="results/{session}/figures/spectrogram_{video}.png",
+    log:
+        "logs/spectrogram/{session}/{video}.log",
+    benchmark:
+        "benchmarks/spectrogram/{session}/{video}.tsv"
+    conda:
+        "../envs/face-rhythm.yaml"
+    threads: 2
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=60,
+    params:
+        vqt=config["vqt"],
+    script:
+        "../scripts/spectrogram.py"

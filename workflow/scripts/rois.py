@@ -1,0 +1,25 @@
+"""Build a session's ROIs and grid of points from config or an ROI file (rule rois)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from face_rhythm import rois as fr_rois
+from face_rhythm.h5_handling import atomic_path
+from face_rhythm.provenance import run_info
+from face_rhythm.runlog import setup_logging
+from face_rhythm.video import read_frames
+
+setup_logging(snakemake.log[0])
+cfg = snakemake.params.rois
+frame = read_frames(snakemake.input.video, [0], grayscale=True)[0]
+hw = frame.shape[:2]
+if snakemake.input.file:
+    roiset = fr_rois.load_rois(snakemake.input.file[0], frame_height_width=hw, config=cfg)
+else:
+    roiset = fr_rois.rois_from_config(cfg, frame_height_width=hw)
+info = run_info(config={"rois": cfg}, inputs=[snakemake.input.video, *snakemake.input.file])
+fr_rois.save_rois_h5(roiset, snakemake.output.rois, run_info=info, example_frame=frame)
+fig = fr_rois.plot_rois(frame, roiset)
+with atomic_path(snakemake.output.figure) as tmp:
+    fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
