@@ -13,13 +13,9 @@ from face_rhythm.video import read_frames
 setup_logging(snakemake.log[0])
 cfg = snakemake.params.rois
 frame = read_frames(snakemake.input.video, [0], grayscale=True)[0]
-hw = frame.shape[:2]
-if snakemake.input.file:
-    roiset = fr_rois.load_rois(snakemake.input.file[0], frame_height_width=hw, config=cfg)
-else:
-    roiset = fr_rois.rois_from_config(cfg, frame_height_width=hw)
+roiset = fr_rois.rois_from_config(cfg, frame_height_width=frame.shape[:2])
 info = run_info(config={"rois": cfg}, inputs=[snakemake.input.video, *snakemake.input.file])
-fr_rois.save_rois_h5(roiset, snakemake.output.rois, run_info=info, example_frame=frame)
+fr_rois.save_rois_h5(roiset, snakemake.output.rois, run_info=info, example_image=frame)
 fig = fr_rois.plot_rois(frame, roiset)
 with atomic_path(snakemake.output.figure) as tmp:
     fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")

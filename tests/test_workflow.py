@@ -1,0 +1,198 @@
+"""The Snakemake workflow: DAG shape, config validation, and a real end-to-end demo run."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def write_videos_table(path: Path, sessions: int, videos: int) -> Path:
+    rows = ["session\tvideo\tpath\tfps"]
+    for s in range(1, sessions + 1):
+        for v in range(1, videos + 1):
+            rows.append(f"s{s}\tv{v}\tdemo_data/s{s}/v{v}.avi\t")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def run_snakemake(workdir: Path, *args: str, config: Path = TEST_CONFIG,
+                  check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(config), "--workflow-profile", "none", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """Parse the 'Job stats' table printed by a dry run."""
+    counts = {}
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("job "))
+    for line in lines[start + 2:]:
+        m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def test_dry_run_dag_two_sessions_two_videos(tmp_path):
+    table = write_videos_table(tmp_path / "videos.tsv", sessions=2, videos=2)
+    proc = run_snakemake(tmp_path, "-n", "--cores", "1", "--config", f"videos={table}")
+    counts = job_counts(proc.stdout)
+    assert counts["demo_video"] == 4
+    assert counts["rois"] == 2
+    assert counts["track_points"] == 4
+    assert counts["spectrogram"] == 4
+    assert counts["tca"] == 2
+    assert "tca_all_sessions" not in counts
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    cfg["tca"].update(all_sessions=True, per_session=False)
+    both = tmp_path / "all_sessions.yaml"
+    both.write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake(tmp_path, "-n", "--cores", "1", "--config", f"videos={table}",
+                         config=both)
+    counts = job_counts(proc.stdout)
+    assert counts.get("tca_all_sessions") == 1 and "tca" not in counts
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ({"tracking": {"params_optical_flow": {"mesh_rigidity": -1.0}}}, "mesh_rigidity"),
+        ({"tca": {"method": "PCA"}}, "PCA"),
+        ({"tracking": {"not_a_key": 1}}, "not_a_key"),
+        ({"rois": {"polygons": {"face": [[0, 0], [1, 1]]}}}, "face"),
+    ],
+)
+def test_config_schema_rejects_bad_config(tmp_path, override, expected):
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    for section, values in override.items():
+        if section == "rois":
+            cfg[section].update(values)
+        else:
+            _deep_update(cfg[section], values)
+    cfg["videos"] = str(write_videos_table(tmp_path / "videos.tsv", 1, 1))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake(tmp_path, "-n", "--cores", "1", config=bad, check=False)
+    assert proc.returncode != 0
+    err = proc.stderr + proc.stdout
+    assert "validation" in err.lower() or "schema" in err.lower()
+    assert expected in err
+
+
+def _deep_update(d, u):
+    for k, v in u.items():
+        if isinstance(v, dict) and isinstance(d.get(k), dict):
+            _deep_update(d[k], v)
+        else:
+            d[k] = v
+
+
+def test_bad_videos_table_gives_clear_error(tmp_path):
+    table = tmp_path / "videos.tsv"
+    table.write_text("session\tvideo\tpath\ns1\tv1\ta.avi\ns1\tv1\tb.avi\n")
+    proc = run_snakemake(tmp_path, "-n", "--cores", "1", "--config", f"videos={table}",
+                         check=False)
+    assert proc.returncode != 0
+    assert "duplicate row for session 's1', video 'v1'" in proc.stdout + proc.stderr
+    table.write_text("session\tpath\ns1\ta.avi\n")
+    proc = run_snakemake(tmp_path, "-n", "--cores", "1", "--config", f"videos={table}",
+                         check=False)
+    assert "lacks column(s) ['video']" in proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """Run the small demo workflow once for real (1 session x 2 videos)."""
+    workdir = tmp_path_factory.mktemp("demo")
+    table = write_videos_table(workdir / "videos.tsv", sessions=1, videos=2)
+    proc = run_snakemake(workdir, "--cores", "2", "--config", f"videos={table}")
+    return workdir, proc
+
+
+def test_demo_end_to_end_outputs(demo_run):
+    workdir, proc = demo_run
+    assert "results are in" in proc.stdout + proc.stderr
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    res = workdir / "results" / "s1"
+    with h5py.File(res / "rois.h5") as f:
+        pts = f["point_positions"][()]
+        assert pts.dtype == np.float32 and pts.ndim == 2 and pts.shape[1] == 2
+        n_points = pts.shape[0]
+        assert n_points > 20
+        assert f["mask"].shape == (cfg["demo"]["height"], cfg["demo"]["width"])
+        assert "run_info" in f
+    n_frames = int(round(cfg["demo"]["duration_s"] * cfg["demo"]["frame_rate"]))
+    for video in ("v1", "v2"):
+        with h5py.File(res / video / "tracking.h5") as f:
+            tr = f["points_tracked"]
+            assert tr.shape == (n_frames, n_points, 2) and tr.dtype == np.float32
+            assert np.isfinite(tr[()]).all()
+            assert 0.0 <= float(f["violation_fraction"][()]) <= 1.0
+            assert float(f["frame_rate"][()]) == pytest.approx(cfg["demo"]["frame_rate"])
+            assert "run_info" in f
+        with h5py.File(res / video / "spectrogram.h5") as f:
+            s = f["spectrograms"]
+            n_freqs = cfg["vqt"]["params_VQT"]["n_freq_bins"]
+            assert s.shape[:3] == (2, n_points, n_freqs) and s.dtype == np.float32
+            assert f["frequencies"].shape == (n_freqs,)
+            assert f["x_axis_seconds"].shape == (s.shape[3],)
+            assert "run_info" in f
+        assert (res / "figures" / f"spectrogram_{video}.png").stat().st_size > 1000
+    with h5py.File(res / "tca.h5") as f:
+        assert "run_info" in f
+    assert (res / "figures" / "rois.png").stat().st_size > 1000
+    assert any((res / "figures" / "tca").glob("*.png"))
+    for rule in ("demo_video", "rois", "track_points", "spectrogram", "tca"):
+        assert any((workdir / "logs" / rule).rglob("*.log")), rule
+        assert any((workdir / "benchmarks" / rule).rglob("*.tsv")), rule
+    leftovers = [p for p in (workdir / "results").rglob("*") if p.name.endswith(".tmp")]
+    assert not leftovers
+
+
+def test_demo_second_run_does_nothing(demo_run):
+    workdir, _ = demo_run
+    table = workdir / "videos.tsv"
+    proc = run_snakemake(workdir, "--cores", "2", "--config", f"videos={table}")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_demo_rerun_is_reproducible(demo_run, tmp_path):
+    """A fresh run with the same config and seed gives the same numbers."""
+    workdir, _ = demo_run
+    other = tmp_path / "again"
+    other.mkdir()
+    table = write_videos_table(other / "videos.tsv", sessions=1, videos=2)
+    shutil.copytree(workdir / "demo_data", other / "demo_data")
+    run_snakemake(other, "--cores", "2", "--config", f"videos={table}", "results/s1/tca.h5")
+    for rel in ("s1/v1/tracking.h5", "s1/v1/spectrogram.h5", "s1/tca.h5"):
+        with h5py.File(workdir / "results" / rel) as a, h5py.File(other / "results" / rel) as b:
+            _assert_same_numbers(a, b)
+
+
+def _assert_same_numbers(a, b, prefix=""):
+    for key in a:
+        if key == "run_info":
+            continue
+        if isinstance(a[key], h5py.Group):
+            _assert_same_numbers(a[key], b[key], f"{prefix}{key}/")
+        else:
+            x, y = a[key][()], b[key][()]
+            if isinstance(x, np.ndarray) and x.dtype.kind in "fciub":
+                np.testing.assert_array_equal(x, y, err_msg=f"{prefix}{key}")
