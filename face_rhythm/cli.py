@@ -29,7 +29,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     import h5py
 
     from .h5_handling import show_item_tree
-    from .provenance import read_run_info
+    from .provenance import find_run_info
 
     path = Path(args.file)
     if not path.is_file():
@@ -41,12 +41,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
     with f:
         sys.stdout.write(f"{path}\n")
         sys.stdout.write(show_item_tree(f, depth=args.depth, show_metadata=False) + "\n")
-        if "run_info" in f:
-            info = read_run_info(f["run_info"])
+        info = find_run_info(f)
+        if info:
             sys.stdout.write("\nprovenance (run_info):\n")
-            sys.stdout.write(json.dumps(info, indent=2, sort_keys=True) + "\n")
+            sys.stdout.write(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
         else:
-            sys.stdout.write("\nno run_info group in this file\n")
+            sys.stdout.write("\nno run_info in this file\n")
     return 0
 
 

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["package_versions", "describe_inputs", "run_info", "redact", "run_info_to_h5_dict",
-           "read_run_info"]
+__all__ = ["describe_inputs", "find_run_info", "package_versions", "read_run_info", "redact",
+           "run_info", "run_info_to_h5_dict"]
 
 _PACKAGES = ("face-rhythm", "numpy", "scipy", "torch", "opencv-python-headless", "opencv-python",
              "decord2", "vqt", "tensorly", "h5py", "pandas", "snakemake")
@@ -112,3 +112,23 @@ def read_run_info(h5_group) -> dict[str, Any]:
         raw = v[()]
         out[k] = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
     return out
+
+
+def find_run_info(h5_file) -> dict[str, Any] | None:
+    """Provenance of an open output file, or None when it has none.
+
+    Reads the ``run_info`` group of the workflow's HDF5 files, or, for an NWB export
+    (:mod:`face_rhythm.nwb`), the JSON record stored in ``general/notes``.
+    """
+    if "run_info" in h5_file:
+        return read_run_info(h5_file["run_info"])
+    notes = h5_file.get("general/notes")
+    if notes is not None:
+        raw = notes[()]
+        try:
+            info = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        except (TypeError, ValueError):
+            return None
+        if isinstance(info, dict) and "face_rhythm_version" in info:
+            return info
+    return None

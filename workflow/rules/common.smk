@@ -134,6 +134,14 @@ def final_outputs():
         outputs += expand("results/{session}/tca.h5", session=SESSIONS)
     if config["tca"].get("all_sessions", False):
         outputs.append("results/all_sessions/tca.h5")
+    if config["outputs"].get("overlay_video", True):
+        outputs += [
+            f"results/{s}/{v}/overlay.mp4"
+            for s, v in zip(VIDEOS["session"], VIDEOS["video"])
+        ]
+    if config["outputs"].get("nwb", False):
+        outputs += [f"results/{s}/{s}.nwb" for s in SESSIONS]
+    outputs += [f"results/{s}/run_info.tsv" for s in SESSIONS]
     return outputs
 
 

@@ -7,7 +7,14 @@ rule tca:
         rois="results/{session}/rois.h5",
     output:
         tca="results/{session}/tca.h5",
-        figures=directory("results/{session}/figures/tca"),
+        figures=report(
+            directory("results/{session}/figures/tca"),
+            patterns=["{name}.png"],
+            caption="../report/tca.rst",
+            category="Components",
+            subcategory="{session}",
+            labels={"video": "all", "figure": "{name}"},
+        ),
     log:
         "logs/tca/{session}.log",
     benchmark:
@@ -32,7 +39,14 @@ rule tca_all_sessions:
         rois=expand("results/{session}/rois.h5", session=SESSIONS[:1]),
     output:
         tca="results/all_sessions/tca.h5",
-        figures=directory("results/all_sessions/figures/tca"),
+        figures=report(
+            directory("results/all_sessions/figures/tca"),
+            patterns=["{name}.png"],
+            caption="../report/tca.rst",
+            category="Components",
+            subcategory="all sessions",
+            labels={"video": "all", "figure": "{name}"},
+        ),
     log:
         "logs/tca_all_sessions/all_sessions.log",
     benchmark:

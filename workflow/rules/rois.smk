@@ -4,7 +4,13 @@ rule rois:
         file=rois_file,
     output:
         rois="results/{session}/rois.h5",
-        figure="results/{session}/figures/rois.png",
+        figure=report(
+            "results/{session}/figures/rois.png",
+            caption="../report/rois.rst",
+            category="Tracking",
+            subcategory="{session}",
+            labels={"video": "all", "figure": "ROIs and points"},
+        ),
     log:
         "logs/rois/{session}.log",
     benchmark:

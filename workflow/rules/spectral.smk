@@ -3,7 +3,13 @@ rule spectrogram:
         tracking="results/{session}/{video}/tracking.h5",
     output:
         spectrogram="results/{session}/{video}/spectrogram.h5",
-        figure="results/{session}/figures/spectrogram_{video}.png",
+        figure=report(
+            "results/{session}/figures/spectrogram_{video}.png",
+            caption="../report/spectrogram.rst",
+            category="Spectra",
+            subcategory="{session}",
+            labels={"video": "{video}", "figure": "example spectrograms"},
+        ),
     log:
         "logs/spectrogram/{session}/{video}.log",
     benchmark:
