@@ -120,7 +120,9 @@ class SyntheticFace:
     noise_std : float
         Standard deviation of additive Gaussian sensor noise, in grey levels (0-255).
     seed : int
-        Seed of the texture and of the sensor noise.
+        Seed of the face texture (and of the sensor noise unless ``noise_seed`` is given).
+    noise_seed : int, optional
+        Seed of the sensor noise: videos of one face recorded at different times.
     camera_shift : (float, float)
         Camera translation (x, y) in px (a session offset).
     camera_rotation_deg : float
@@ -136,6 +138,7 @@ class SyntheticFace:
     components: tuple[MotionComponent, ...] = dataclasses.field(default_factory=default_components)
     noise_std: float = 2.0
     seed: int = 0
+    noise_seed: int | None = None
     camera_shift: tuple[float, float] = (0.0, 0.0)
     camera_rotation_deg: float = 0.0
     camera_scale: float = 1.0
@@ -297,7 +300,8 @@ class SyntheticFace:
             img = cv2.warpAffine(img, self.camera_matrix(), (w, h), flags=cv2.INTER_CUBIC,
                                  borderMode=cv2.BORDER_REFLECT)
         if noise and self.noise_std > 0:
-            rng = np.random.default_rng([self.seed, 7919, int(frame)])
+            noise_seed = self.seed if self.noise_seed is None else self.noise_seed
+            rng = np.random.default_rng([noise_seed, 7919, int(frame)])
             img = img + rng.normal(0.0, self.noise_std, img.shape).astype(np.float32)
         return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
@@ -345,7 +349,7 @@ def _base_image(h: int, w: int, seed: int) -> np.ndarray:
 
 def default_face(height: int = 240, width: int = 320, frame_rate: float = 90.0,
                  duration_s: float | None = None, n_frames: int | None = None,
-                 noise_std: float = 2.0, seed: int = 0,
+                 noise_std: float = 2.0, seed: int = 0, noise_seed: int | None = None,
                  camera_shift: tuple[float, float] = (0.0, 0.0),
                  camera_rotation_deg: float = 0.0) -> SyntheticFace:
     """A :class:`SyntheticFace` with the default three components (8, 4 and 2 Hz)."""
@@ -353,6 +357,7 @@ def default_face(height: int = 240, width: int = 320, frame_rate: float = 90.0,
         n_frames = int(round((duration_s if duration_s is not None else 5.0) * frame_rate))
     return SyntheticFace(height=height, width=width, frame_rate=float(frame_rate),
                          n_frames=int(n_frames), noise_std=noise_std, seed=seed,
+                         noise_seed=noise_seed,
                          camera_shift=tuple(camera_shift),
                          camera_rotation_deg=float(camera_rotation_deg))
 

@@ -91,7 +91,9 @@ def demo_params(wildcards):
         else 0
     )
     camera = demo.pop("sessions", {}).get(wildcards.session, {})
-    demo["seed"] = int(demo.get("seed", 0)) + index
+    # one face (texture seed) for every video and session; sensor noise differs per video
+    demo["seed"] = int(demo.get("seed", 0))
+    demo["noise_seed"] = int(demo.get("seed", 0)) + index
     demo["camera_shift"] = list(camera.get("shift", [0.0, 0.0]))
     demo["camera_rotation_deg"] = float(camera.get("rotation_deg", 0.0))
     return demo
@@ -142,6 +144,7 @@ def final_outputs():
     if config["outputs"].get("nwb", False):
         outputs += [f"results/{s}/{s}.nwb" for s in SESSIONS]
     outputs += [f"results/{s}/run_info.tsv" for s in SESSIONS]
+    outputs += alignment_outputs()
     return outputs
 
 

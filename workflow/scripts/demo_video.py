@@ -12,6 +12,7 @@ face = default_face(
     duration_s=p.get("duration_s", 12.0),
     noise_std=p.get("noise_std", 2.0),
     seed=p["seed"],
+    noise_seed=p["noise_seed"],
     camera_shift=tuple(p["camera_shift"]),
     camera_rotation_deg=p["camera_rotation_deg"],
 )
