@@ -25,10 +25,9 @@ from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
-import h5py
-import numpy as np
 import pytest
 import yaml
+from h5compare import compare_results
 
 REPO = Path(__file__).resolve().parents[1]
 GPU_RULES = {"spectrogram", "tca", "tca_all_sessions"}
@@ -38,7 +37,6 @@ VIDEOS = ("v1", "v2")
 COPIED = ("Snakefile", "workflow", "config", ".test", "profiles")
 # Datasets that record how long something took (seconds of wall-clock time): they differ
 # between any two runs, so they are not results. (Provenance belongs in run_info.)
-WALL_CLOCK = {"fit_seconds"}
 TIMEOUT_S = 900
 
 SUBMITTED_RE = re.compile(
@@ -88,45 +86,6 @@ def prepare_workdir(dest: Path, sessions, videos) -> Path:
 def snakemake_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "snakemake", "--configfile", "config_test.yaml", "--nocolor",
             *args]
-
-
-def numerical_datasets(path: Path) -> dict[str, np.ndarray]:
-    """All numerical datasets of an HDF5 file by name, leaving out ``run_info`` groups and
-    the wall-clock timings in ``WALL_CLOCK``."""
-    out: dict[str, np.ndarray] = {}
-
-    def visit(name: str, obj) -> None:
-        if "run_info" in name.split("/") or name.rsplit("/", 1)[-1] in WALL_CLOCK:
-            return
-        if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "biufc":
-            out[name] = obj[()]
-
-    with h5py.File(path, "r") as f:
-        f.visititems(visit)
-    return out
-
-
-def compare_results(a: Path, b: Path) -> tuple[int, list[str]]:
-    """Compare the HDF5 results of two run folders; (number of datasets, differences)."""
-    files_a = sorted(p.relative_to(a) for p in (a / "results").rglob("*.h5"))
-    files_b = sorted(p.relative_to(b) for p in (b / "results").rglob("*.h5"))
-    problems = []
-    if files_a != files_b:
-        problems.append(f"different result files: {files_a} vs {files_b}")
-    n = 0
-    for rel in sorted(set(files_a) & set(files_b)):
-        da, db = numerical_datasets(a / rel), numerical_datasets(b / rel)
-        if da.keys() != db.keys():
-            problems.append(f"{rel}: datasets differ: {sorted(da.keys() ^ db.keys())}")
-        for key in sorted(da.keys() & db.keys()):
-            x, y = da[key], db[key]
-            n += 1
-            if x.dtype != y.dtype or x.shape != y.shape:
-                problems.append(f"{rel}:{key}: {x.dtype}{x.shape} vs {y.dtype}{y.shape}")
-            elif not np.array_equal(x, y, equal_nan=x.dtype.kind in "fc"):
-                diff = np.nanmax(np.abs(x.astype(np.complex128) - y.astype(np.complex128)))
-                problems.append(f"{rel}:{key}: values differ (max |diff| {diff:.3g})")
-    return n, problems
 
 
 def job_stats(output: str) -> Counter:

@@ -14,7 +14,7 @@ import torch
 from face_rhythm.runlog import setup_logging
 from face_rhythm.spectral_analysis import spectrogram_from_tracking_file
 
-smk = snakemake  # noqa: F821  (injected by Snakemake)
+smk = snakemake  # injected by Snakemake
 setup_logging(smk.log[0])
 torch.set_num_threads(max(1, int(smk.threads)))
 spectrogram_from_tracking_file(
