@@ -48,7 +48,18 @@ if [ -s "$PIDFILE" ]; then
         smoke_test
         exit 0
     fi
-    die "$PIDFILE lists daemons that are not running: run .ci/slurm_down.sh first"
+    # A stale file (daemons gone, e.g. a machine image taken after an earlier run): stop any
+    # recorded daemon that is still alive under its own name, then start afresh.
+    log "$PIDFILE lists daemons that are not running (stale); cleaning up and starting afresh"
+    while read -r name pid; do
+        if alive "$pid" && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ]; then
+            log "stopping leftover $name (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+            for _ in $(seq 1 40); do alive "$pid" || break; sleep 0.25; done
+            alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done <"$PIDFILE"
+    rm -f "$PIDFILE"
 fi
 
 # --- packages ----------------------------------------------------------------------------

@@ -180,7 +180,7 @@ def test_demo_rerun_is_reproducible(demo_run, tmp_path):
     other.mkdir()
     table = write_videos_table(other / "videos.tsv", sessions=1, videos=2)
     shutil.copytree(workdir / "demo_data", other / "demo_data")
-    run_snakemake(other, "--cores", "2", "--config", f"videos={table}", "results/s1/tca.h5")
+    run_snakemake(other, "results/s1/tca.h5", "--cores", "2", "--config", f"videos={table}")
     for rel in ("s1/v1/tracking.h5", "s1/v1/spectrogram.h5", "s1/tca.h5"):
         with h5py.File(workdir / "results" / rel) as a, h5py.File(other / "results" / rel) as b:
             _assert_same_numbers(a, b)
