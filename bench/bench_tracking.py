@@ -164,7 +164,9 @@ def run_one(args: argparse.Namespace) -> dict:
         out = Path(args.out)
         smk = types.SimpleNamespace(
             input=types.SimpleNamespace(video=str(video), rois=args.rois),
-            params=types.SimpleNamespace(tracking=tracking_config(args.config), fps=None),
+            params=types.SimpleNamespace(tracking=tracking_config(args.config), fps=None,
+                                         video=str(video), previous_video="",
+                                         backend="auto"),
             output=types.SimpleNamespace(tracking=str(out)), log=[str(out) + ".log"],
             threads=args.threads)
         if args.profile:

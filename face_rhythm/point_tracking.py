@@ -1043,7 +1043,7 @@ def track_video(path: str | os.PathLike, point_positions: np.ndarray,
                 start_points: np.ndarray | None = None,
                 previous_video: str | os.PathLike | None = None,
                 out: Any = None, chunk_size: int = 32, n_workers: int = 1,
-                progress: bool = False) -> TrackingResult:
+                progress: bool = False, backend: str = "auto") -> TrackingResult:
     """Track points through a video file, streamed with :func:`face_rhythm.video.iter_chunks`.
 
     Parameters
@@ -1058,13 +1058,16 @@ def track_video(path: str | os.PathLike, point_positions: np.ndarray,
     previous_video : path-like, optional
         For contiguous tracking: the video before this one; its last frame is the frame
         ``start_points`` were in, and frame ``idx_start`` of ``path`` is tracked from it.
+    backend : str
+        Video backend (``auto``, ``decord``, ``opencv``, ``ffmpeg``), see
+        :func:`face_rhythm.video.open_video`.
 
     Returns
     -------
     TrackingResult
         With ``frame_rate`` set from the video (or ``fps``).
     """
-    info = fr_video.probe_video(path, fps=fps)
+    info = fr_video.probe_video(path, fps=fps, backend=backend)
     n = int(info.n_frames)
     if not 0 <= int(idx_start) < n:
         raise TrackingError(f"{path}: idx_start={idx_start} is outside the video's {n} frames")
@@ -1074,14 +1077,14 @@ def track_video(path: str | os.PathLike, point_positions: np.ndarray,
     validate_frames_freeze(frames_freeze, n)
     initial_frame = None
     if previous_video is not None:
-        prev_info = fr_video.probe_video(previous_video)
+        prev_info = fr_video.probe_video(previous_video, backend=backend)
         if (int(prev_info.height), int(prev_info.width)) != frame_shape:
             raise TrackingError(f"{previous_video}: frame size {prev_info.width}x"
                                 f"{prev_info.height} differs from {path}")
-        last = fr_video.read_frames(previous_video, [-1], grayscale=True)
+        last = fr_video.read_frames(previous_video, [-1], grayscale=True, backend=backend)
         initial_frame = Preprocessor.from_params(combined, params)(last)[0]
     chunks = fr_video.iter_chunks(path, chunk_size=chunk_size, start=int(idx_start),
-                                  grayscale=True)
+                                  grayscale=True, backend=backend, fps=fps)
     res = track_frames(chunks, n, point_positions, params, mask=combined,
                        idx_start=idx_start, frames_freeze=frames_freeze,
                        start_points=start_points, initial_frame=initial_frame,

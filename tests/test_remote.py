@@ -257,3 +257,41 @@ def test_password_stays_off_command_lines(sshd, shared_data, monkeypatch):
     assert argvs and listfiles
     assert not any(SECRET in arg for cmd in argvs for arg in cmd)
     assert not any(os.path.exists(lf) for lf in listfiles)  # deleted after each call
+
+
+# --------------------------------------------------------------------------------------------
+# the workflow with an sftp:// row in the videos table
+
+def test_workflow_tracks_an_sftp_video_like_the_local_file(sshd, shared_data, monkeypatch,
+                                                            tmp_path):
+    """A videos-table row may be an sftp:// URL: the workflow validates it up front, streams
+    it (nothing downloaded into the work dir), and tracks exactly what it tracks locally."""
+    import sys
+
+    import h5py
+    import pandas as pd
+
+    monkeypatch.setenv(R.KEY_ENV, sshd["key"])
+    repo = Path(__file__).resolve().parents[1]
+    path = (shared_data / WHISKERS).resolve()
+    results = {}
+    for name, location in (("remote", _url(sshd, path)), ("local", str(path))):
+        work = tmp_path / name
+        work.mkdir()
+        (work / "videos.tsv").write_text(f"session\tvideo\tpath\ns1\tv1\t{location}\n")
+        cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory",
+               str(work), "--configfile", str(repo / ".test" / "config" / "config.yaml"),
+               "--workflow-profile", "none", "results/s1/v1/tracking.h5", "--cores", "2",
+               "--config", f"videos={work / 'videos.tsv'}"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        meta = pd.read_csv(work / "results" / "s1" / "videos.tsv", sep="\t")
+        assert meta["n_frames"].tolist() == [300]
+        with h5py.File(work / "results" / "s1" / "v1" / "tracking.h5") as f:
+            results[name] = f["points_tracked"][()]
+    assert meta["backend"].tolist() == ["decord"]  # the local run
+    remote_meta = pd.read_csv(tmp_path / "remote" / "results" / "s1" / "videos.tsv", sep="\t")
+    assert remote_meta["backend"].tolist() == ["ffmpeg"]
+    assert results["remote"].shape == (300, results["remote"].shape[1], 2)
+    np.testing.assert_array_equal(results["remote"], results["local"])
+    assert not [p for p in (tmp_path / "remote").rglob("*.mp4")]

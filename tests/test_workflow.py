@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import yaml
 
+from face_rhythm import point_tracking as fpt
+
 REPO = Path(__file__).resolve().parents[1]
 TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -196,3 +198,64 @@ def _assert_same_numbers(a, b, prefix=""):
             x, y = a[key][()], b[key][()]
             if isinstance(x, np.ndarray) and x.dtype.kind in "fciub":
                 np.testing.assert_array_equal(x, y, err_msg=f"{prefix}{key}")
+
+
+def _job_inputs(dry_run_stdout: str, output: str) -> list[str]:
+    """The input files of the job that makes ``output``, from a dry run's job listing."""
+    blocks = re.split(r"\n(?=(?:local)?rule \w+:)", dry_run_stdout)
+    for block in blocks:
+        if re.search(r"output: .*" + re.escape(output), block):
+            m = re.search(r"input: (.*)", block)
+            return [s.strip() for s in m.group(1).split(",")] if m else []
+    raise AssertionError(f"no job makes {output}:\n{dry_run_stdout[-3000:]}")
+
+
+def test_contiguous_tracking_chains_the_videos_of_a_session(demo_run, tmp_path):
+    """With tracking.contiguous, video 2 starts from the points where video 1 ended."""
+    demo_dir, _ = demo_run
+    contiguous = tmp_path / "contiguous.yaml"
+    contiguous.write_text("tracking:\n  contiguous: true\n")
+    table = write_videos_table(tmp_path / "videos.tsv", sessions=1, videos=2)
+    shutil.copytree(demo_dir / "demo_data", tmp_path / "demo_data")
+    base = ["--configfile", str(TEST_CONFIG), str(contiguous), "--config", f"videos={table}"]
+    dry = run_snakemake(tmp_path, "results/s1/v2/tracking.h5", "-n", "--cores", "1", *base)
+    assert "results/s1/v1/tracking.h5" in _job_inputs(dry.stdout, "results/s1/v2/tracking.h5")
+    assert "results/s1/v1/tracking.h5" not in _job_inputs(dry.stdout,
+                                                         "results/s1/v1/tracking.h5")
+    run_snakemake(tmp_path, "results/s1/v2/tracking.h5", "--cores", "2", *base)
+    with h5py.File(tmp_path / "results/s1/v1/tracking.h5") as f1, \
+            h5py.File(tmp_path / "results/s1/v2/tracking.h5") as f2, \
+            h5py.File(tmp_path / "results/s1/rois.h5") as r, \
+            h5py.File(demo_dir / "results/s1/v2/tracking.h5") as per_video:
+        last_v1 = f1["points_tracked"][-1]
+        contiguous_v2 = f2["points_tracked"][()]
+        home, mask = r["point_positions"][()], r["mask"][()]
+        assert '"contiguous": true' in f2["params"][()].decode()
+        # per video, tracking restarts at home; contiguous, it continues from video 1's end
+        np.testing.assert_array_equal(per_video["points_tracked"][0], home)
+        assert np.abs(contiguous_v2[0] - home).max() > 0.01
+    # ... exactly as the library's contiguous call does it
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())["tracking"]
+    expected = fpt.track_video(tmp_path / "demo_data/s1/v2.avi", home,
+                               fpt.TrackingParams.from_config(cfg), mask=mask,
+                               start_points=last_v1,
+                               previous_video=tmp_path / "demo_data/s1/v1.avi",
+                               chunk_size=int(cfg.get("chunk_size", 32)))
+    np.testing.assert_array_equal(contiguous_v2, expected.points_tracked)
+
+
+def test_corrupt_video_stops_the_run_before_tracking(demo_run, tmp_path):
+    """A truncated video is reported by name by the up-front check; nothing is tracked."""
+    demo_dir, _ = demo_run
+    good = demo_dir / "demo_data" / "s1" / "v1.avi"
+    bad = tmp_path / "truncated.avi"
+    data = good.read_bytes()
+    bad.write_bytes(data[: len(data) // 3])
+    table = tmp_path / "videos.tsv"
+    table.write_text(f"session\tvideo\tpath\ns1\tv1\t{good}\ns1\tv2\t{bad}\n")
+    proc = run_snakemake(tmp_path, "--cores", "1", "--config", f"videos={table}", check=False)
+    assert proc.returncode != 0
+    log = (tmp_path / "logs" / "video_metadata" / "s1.log").read_text()
+    error_lines = [line for line in log.splitlines() if "ERROR" in line]
+    assert error_lines and "truncated.avi" in error_lines[0], log[-2000:]
+    assert not list((tmp_path / "results").rglob("tracking.h5"))

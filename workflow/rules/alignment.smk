@@ -17,7 +17,7 @@ else:
 
 rule reference_frame:
     input:
-        videos=alignment_session_videos,
+        videos=session_local_videos,
     output:
         h5="results/{session}/reference_frame.h5",
         figure=report(
@@ -39,7 +39,8 @@ rule reference_frame:
         runtime=30,
     params:
         alignment=alignment_config(),
-        fps=alignment_session_fps,
+        fps=session_video_fps,
+        videos=session_video_locations,
     script:
         "../scripts/reference_frame.py"
 
@@ -63,6 +64,8 @@ rule rois_template:
         runtime=10,
     params:
         rois=config["rois"],
+        video=first_video_location,
+        backend=config["video_backend"],
     script:
         "../scripts/rois.py"
 

@@ -43,21 +43,6 @@ def alignment_template():
     return str(name)
 
 
-def alignment_session_videos(wildcards):
-    return [
-        VIDEOS.loc[(wildcards.session, v), "path"]
-        for v in session_video_ids(wildcards.session)
-    ]
-
-
-def alignment_session_fps(wildcards):
-    fps = [
-        VIDEOS.loc[(wildcards.session, v), "fps"]
-        for v in session_video_ids(wildcards.session)
-    ]
-    return [None if pd.isna(f) else float(f) for f in fps]
-
-
 def alignment_register_sessions(wildcards):
     """Sessions whose reference frames the registration of one session needs, in table order.
 

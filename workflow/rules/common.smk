@@ -1,5 +1,8 @@
 import logging
+import math
 from pathlib import Path
+
+import h5py
 
 import pandas as pd
 from snakemake.utils import validate
@@ -67,8 +70,42 @@ def video_row(wildcards):
     return VIDEOS.loc[(wildcards.session, wildcards.video)]
 
 
-def video_path(wildcards):
+def is_remote(path):
+    """An sftp:// URL: streamed by the scripts, not a file Snakemake can track."""
+    return str(path).lower().startswith("sftp://")
+
+
+def local_files(paths):
+    """The local files among video paths (input of a rule); URLs are passed as params."""
+    return [p for p in paths if not is_remote(p)]
+
+
+def video_location(wildcards):
+    """The video of a job as given in the table: a local path or an sftp:// URL."""
     return video_row(wildcards)["path"]
+
+
+def video_path(wildcards):
+    return local_files([video_location(wildcards)])
+
+
+def session_video_locations(wildcards):
+    return [
+        VIDEOS.loc[(wildcards.session, v), "path"]
+        for v in session_video_ids(wildcards.session)
+    ]
+
+
+def session_video_fps(wildcards):
+    fps = [
+        VIDEOS.loc[(wildcards.session, v), "fps"]
+        for v in session_video_ids(wildcards.session)
+    ]
+    return [None if pd.isna(f) else float(f) for f in fps]
+
+
+def session_local_videos(wildcards):
+    return local_files(session_video_locations(wildcards))
 
 
 def video_fps(wildcards):
@@ -76,9 +113,40 @@ def video_fps(wildcards):
     return None if pd.isna(fps) else float(fps)
 
 
-def first_video_of_session(wildcards):
+def previous_video_id(wildcards):
+    """With tracking.contiguous, the session's video before this one (None for the first)."""
+    if not config["tracking"].get("contiguous", False):
+        return None
+    videos = session_video_ids(wildcards.session)
+    i = videos.index(wildcards.video)
+    return videos[i - 1] if i > 0 else None
+
+
+def previous_tracking_inputs(wildcards):
+    """With tracking.contiguous, a video starts where the session's previous video ended:
+    its tracking depends on the previous video's tracking.h5 (and on that video)."""
+    prev = previous_video_id(wildcards)
+    if prev is None:
+        return {}
+    path = VIDEOS.loc[(wildcards.session, prev), "path"]
+    return {
+        "previous_tracking": f"results/{wildcards.session}/{prev}/tracking.h5",
+        "previous_video": local_files([path]),
+    }
+
+
+def previous_video_location(wildcards):
+    prev = previous_video_id(wildcards)
+    return "" if prev is None else VIDEOS.loc[(wildcards.session, prev), "path"]
+
+
+def first_video_location(wildcards):
     session = wildcards.session
     return VIDEOS.loc[(session, session_video_ids(session)[0]), "path"]
+
+
+def first_video_of_session(wildcards):
+    return local_files([first_video_location(wildcards)])
 
 
 def demo_params(wildcards):
@@ -119,13 +187,45 @@ def all_spectrograms(wildcards):
     ]
 
 
-def mem_mb(base):
-    """Memory request in MB that grows with the retry attempt."""
+def mem_mb(base, per_input_mb=0.0):
+    """Memory request in MB: ``base + per_input_mb * (size of the job's inputs in MB)``,
+    times the retry attempt."""
 
-    def _mem(wildcards, attempt):
-        return int(base * attempt)
+    def _mem(wildcards, input, attempt):
+        size = input.size_mb if per_input_mb else 0.0
+        return int(math.ceil((base + per_input_mb * size) * attempt))
 
     return _mem
+
+
+def runtime_min(base, per_input_mb=0.0):
+    """Time limit in minutes: ``base + per_input_mb * (inputs in MB)``, times the attempt."""
+
+    def _runtime(wildcards, input, attempt):
+        size = input.size_mb if per_input_mb else 0.0
+        return int(math.ceil((base + per_input_mb * size) * attempt))
+
+    return _runtime
+
+
+# Tracking cost per point and frame, in s: measured 11-13 us with the reference's parameters
+# on 2 cores (bench/bench_tracking.py), 3-4 us with the project's defaults; 2x margin.
+TRACKING_S_PER_POINT_FRAME = 25e-6
+
+
+def tracking_runtime(wildcards, input, attempt):
+    """Time limit (min) of track_points from the video's frame count (the session's
+    metadata table) and the number of points (rois.h5): 10 min + frames x points x cost.
+    """
+    frames = int(
+        pd.read_csv(input.metadata, sep="\t", dtype={"video": str})
+        .set_index("video")
+        .loc[wildcards.video, "n_frames"]
+    )
+    with h5py.File(input.rois, "r") as f:
+        points = int(f["point_positions"].shape[0])
+    minutes = 10 + frames * points * TRACKING_S_PER_POINT_FRAME / 60
+    return int(math.ceil(minutes * attempt))
 
 
 def final_outputs():

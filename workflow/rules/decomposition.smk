@@ -23,8 +23,10 @@ rule tca:
         "../envs/face-rhythm.yaml"
     threads: 2
     resources:
-        mem_mb=mem_mb(4000),
-        runtime=60,
+        # the tensor is about the size of the spectrogram files (float32); the fit holds a
+        # few copies of it. 200 HALS iterations take ~0.3 s per MB of tensor on 2 cores.
+        mem_mb=mem_mb(4000, per_input_mb=6),
+        runtime=runtime_min(30, per_input_mb=0.05),
     params:
         tca=config["tca"],
         session="{session}",
@@ -55,8 +57,8 @@ rule tca_all_sessions:
         "../envs/face-rhythm.yaml"
     threads: 2
     resources:
-        mem_mb=mem_mb(8000),
-        runtime=120,
+        mem_mb=mem_mb(4000, per_input_mb=6),
+        runtime=runtime_min(30, per_input_mb=0.05),
     params:
         tca=config["tca"],
         session="all_sessions",

@@ -47,6 +47,7 @@ rule overlay_video:
     params:
         outputs=outputs_config(),
         fps=video_fps,
+        video=video_location,
     script:
         "../scripts/overlay_video.py"
 
@@ -98,6 +99,6 @@ rule nwb_export:
         outputs=outputs_config(),
         session="{session}",
         videos=session_videos_param,
-        video_paths=session_video_paths,
+        video_paths=session_video_locations,
     script:
         "../scripts/nwb_export.py"

@@ -19,13 +19,6 @@ def session_trackings(wildcards):
     )
 
 
-def session_video_paths(wildcards):
-    return [
-        VIDEOS.loc[(wildcards.session, v), "path"]
-        for v in session_video_ids(wildcards.session)
-    ]
-
-
 def session_tca_input(wildcards):
     if config["tca"].get("per_session", True):
         return [f"results/{wildcards.session}/tca.h5"]

@@ -1,6 +1,7 @@
 rule rois:
     input:
         video=first_video_of_session,
+        metadata="results/{session}/videos.tsv",
         file=rois_file,
     output:
         rois="results/{session}/rois.h5",
@@ -23,5 +24,7 @@ rule rois:
         runtime=10,
     params:
         rois=config["rois"],
+        video=first_video_location,
+        backend=config["video_backend"],
     script:
         "../scripts/rois.py"

@@ -1,7 +1,9 @@
 rule track_points:
     input:
+        unpack(previous_tracking_inputs),
         video=video_path,
         rois="results/{session}/rois.h5",
+        metadata="results/{session}/videos.tsv",
     output:
         tracking="results/{session}/{video}/tracking.h5",
     log:
@@ -13,9 +15,12 @@ rule track_points:
     threads: 2
     resources:
         mem_mb=mem_mb(2000),
-        runtime=120,
+        runtime=tracking_runtime,
     params:
         tracking=config["tracking"],
         fps=video_fps,
+        video=video_location,
+        previous_video=previous_video_location,
+        backend=config["video_backend"],
     script:
         "../scripts/track_points.py"

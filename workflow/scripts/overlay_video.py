@@ -17,7 +17,7 @@ from face_rhythm.video import read_frames
 setup_logging(snakemake.log[0])
 log = logging.getLogger("face_rhythm.workflow.overlay_video")
 cfg = dict(snakemake.params.outputs or {})
-video = snakemake.input.video
+video = snakemake.params.video  # a local path or an sftp:// URL
 label = f"{snakemake.wildcards.session}/{snakemake.wildcards.video}"
 
 with h5py.File(snakemake.input.tracking, "r") as f:

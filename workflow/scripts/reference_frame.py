@@ -13,7 +13,7 @@ from face_rhythm.runlog import setup_logging
 
 setup_logging(snakemake.log[0])
 cfg = dict(snakemake.params.alignment)
-videos = [str(v) for v in snakemake.input.videos]
+videos = [str(v) for v in snakemake.params.videos]  # local paths or sftp:// URLs
 params = alignment.ReferenceFrameParams.from_config(cfg)
 torch_threads = max(1, int(snakemake.threads) - 1)  # one thread decodes
 import torch

@@ -12,9 +12,10 @@ from face_rhythm.video import read_frames
 
 setup_logging(snakemake.log[0])
 cfg = snakemake.params.rois
-frame = read_frames(snakemake.input.video, [0], grayscale=True)[0]
+video = snakemake.params.video  # a local path or an sftp:// URL
+frame = read_frames(video, [0], grayscale=True, backend=snakemake.params.backend)[0]
 roiset = fr_rois.rois_from_config(cfg, frame_height_width=frame.shape[:2])
-info = run_info(config={"rois": cfg}, inputs=[snakemake.input.video, *snakemake.input.file])
+info = run_info(config={"rois": cfg}, inputs=[video, *snakemake.input.file])
 fr_rois.save_rois_h5(roiset, snakemake.output.rois, run_info=info, example_image=frame)
 fig = fr_rois.plot_rois(frame, roiset)
 with atomic_path(snakemake.output.figure) as tmp:

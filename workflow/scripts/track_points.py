@@ -1,8 +1,10 @@
 """Track a session's grid of points through one video (rule track_points).
 
-Inputs: ``video``, ``rois`` (``point_positions``, ``mask``); optional ``previous_tracking``
-and ``previous_video`` (the session's previous video and its tracking.h5) for
-``tracking.contiguous``. Params: ``tracking`` (config section), ``fps`` (override or None).
+Inputs: ``rois`` (``point_positions``, ``mask``), ``metadata`` (the session's validated
+videos table); optional ``previous_tracking`` (the session's previous video's tracking.h5) for
+``tracking.contiguous``. Params: ``video`` and ``previous_video`` (local paths or sftp://
+URLs; ``previous_video`` empty unless contiguous), ``tracking`` (config section), ``fps``
+(override or None), ``backend`` (video backend).
 Output: ``tracking`` (HDF5, keys in docs/architecture.md), written atomically, positions
 streamed into it in chunks.
 """
@@ -46,13 +48,14 @@ def main(smk) -> None:
     if cfg.get("contiguous", False) and previous_tracking:
         with h5py.File(previous_tracking, "r") as f:
             start_points = np.asarray(f["points_tracked"][-1], dtype=np.float32)
-        previous_video = smk.input.previous_video
+        previous_video = smk.params.previous_video
         idx_start = 0  # idx_start applies to the first video of a contiguous session
         logger.info("contiguous: continuing from %s", previous_tracking)
 
-    video = smk.input.video
+    video = smk.params.video
     fps = smk.params.fps
-    info = probe_video(video, fps=fps)
+    backend = smk.params.backend
+    info = probe_video(video, fps=fps, backend=backend)
     n_frames, n_points = int(info.n_frames), int(home.shape[0])
     logger.info("%s: %d frames %dx%d at %.3f Hz; %d points; %s", video, n_frames, info.width,
                 info.height, info.frame_rate, n_points, json.dumps(params.to_reference()))
@@ -62,7 +65,8 @@ def main(smk) -> None:
                               chunks=(min(chunk_size, n_frames), n_points, 2))
         res = fpt.track_video(video, home, params, mask=mask, idx_start=idx_start, fps=fps,
                               start_points=start_points, previous_video=previous_video,
-                              out=ds, chunk_size=chunk_size, n_workers=threads)
+                              out=ds, chunk_size=chunk_size, n_workers=threads,
+                              backend=backend)
         write_dict_to_h5(f, {
             "point_positions": res.point_positions,
             "neighbors": res.neighbors,

@@ -1,0 +1,27 @@
+"""Probe and validate a session's videos; write their metadata table (rule video_metadata).
+
+Params: ``session``, ``video_ids``, ``videos`` (local paths or sftp:// URLs), ``fps``
+(per-video overrides or None), ``backend``. Output: ``table`` (TSV, one row per video:
+session, video, path, n_frames, frame_rate (Hz), height, width, n_channels, backend,
+duration_s, first_frame), written atomically.
+"""
+
+# ruff: noqa: F821  (snakemake is injected by the script directive)
+
+import logging
+
+from face_rhythm.h5_handling import atomic_path
+from face_rhythm.runlog import setup_logging
+from face_rhythm.video import metadata_table, validate_videos
+
+setup_logging(snakemake.log[0])
+log = logging.getLogger("face_rhythm.workflow.video_metadata")
+infos = validate_videos(list(snakemake.params.videos), fps=list(snakemake.params.fps),
+                        same_size=True, backend=snakemake.params.backend)
+table = metadata_table(infos)
+table.insert(0, "video", list(snakemake.params.video_ids))
+table.insert(0, "session", snakemake.params.session)
+log.info("session %s: %d video(s), %d frames in total\n%s", snakemake.params.session,
+         len(table), table.attrs["n_frames_total"], table.to_string(index=False))
+with atomic_path(snakemake.output.table) as tmp:
+    table.to_csv(tmp, sep="\t", index=False)
