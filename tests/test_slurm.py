@@ -79,6 +79,9 @@ def prepare_workdir(dest: Path, sessions, videos) -> Path:
     config = yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text())
     config["videos"] = "videos_test.tsv"
     config.setdefault("outputs", {})["overlay_video"] = False  # not needed here; saves jobs
+    # device auto: the rules ask SLURM for a GPU (the CI's are fake, so the jobs use the CPU)
+    config["vqt"]["device"] = "auto"
+    config["tca"]["device"] = "auto"
     (dest / "config_test.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return dest
 

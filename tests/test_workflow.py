@@ -259,3 +259,21 @@ def test_corrupt_video_stops_the_run_before_tracking(demo_run, tmp_path):
     error_lines = [line for line in log.splitlines() if "ERROR" in line]
     assert error_lines and "truncated.avi" in error_lines[0], log[-2000:]
     assert not list((tmp_path / "results").rglob("tracking.h5"))
+
+
+def test_gpu_requested_only_for_rules_whose_device_may_be_cuda(tmp_path):
+    """``gpu: 1`` (sbatch --gpus=1 on SLURM) exactly for the rules whose device is auto/cuda."""
+    table = write_videos_table(tmp_path / "videos.tsv", sessions=1, videos=1)
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    cfg["vqt"]["device"] = "auto"
+    cfg["tca"]["device"] = "cpu"
+    config = tmp_path / "devices.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake(tmp_path, "-n", "--cores", "1", "--config", f"videos={table}",
+                         config=config)
+    for output, gpus in (("results/s1/v1/spectrogram.h5", 1), ("results/s1/tca.h5", 0),
+                         ("results/s1/v1/tracking.h5", 0)):
+        block = next(b for b in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout)
+                     if re.search(r"output: .*" + re.escape(output), b))
+        resources = re.search(r"resources: (.*)", block).group(1)
+        assert f"gpu={gpus}" in resources.replace(" ", ""), (output, resources)

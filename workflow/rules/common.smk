@@ -208,6 +208,12 @@ def runtime_min(base, per_input_mb=0.0):
     return _runtime
 
 
+def gpu_request(section):
+    """GPUs a rule asks for: 1 when its config section says ``device: cuda`` or ``auto``
+    (the SLURM plugin turns ``gpu: 1`` into ``sbatch --gpus=1``), else 0 (a CPU job)."""
+    return 1 if str(config[section].get("device", "cpu")) in ("cuda", "auto") else 0
+
+
 # Tracking cost per point and frame, in s: measured 11-13 us with the reference's parameters
 # on 2 cores (bench/bench_tracking.py), 3-4 us with the project's defaults; 2x margin.
 TRACKING_S_PER_POINT_FRAME = 25e-6

@@ -27,6 +27,7 @@ rule tca:
         # few copies of it. 200 HALS iterations take ~0.3 s per MB of tensor on 2 cores.
         mem_mb=mem_mb(4000, per_input_mb=6),
         runtime=runtime_min(30, per_input_mb=0.05),
+        gpu=gpu_request("tca"),
     params:
         tca=config["tca"],
         session="{session}",
@@ -59,6 +60,7 @@ rule tca_all_sessions:
     resources:
         mem_mb=mem_mb(4000, per_input_mb=6),
         runtime=runtime_min(30, per_input_mb=0.05),
+        gpu=gpu_request("tca"),
     params:
         tca=config["tca"],
         session="all_sessions",

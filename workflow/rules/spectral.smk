@@ -22,6 +22,7 @@ rule spectrogram:
         # the input is (frames, points, 2) float32 positions: 1 MB = 125k point-frames,
         # computed at >= 100k point-frames/s (bench/bench_spectral.py): 2 s per MB, 3x margin
         runtime=runtime_min(10, per_input_mb=0.1),
+        gpu=gpu_request("vqt"),
     params:
         vqt=config["vqt"],
     script:

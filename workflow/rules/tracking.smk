@@ -16,6 +16,7 @@ rule track_points:
     resources:
         mem_mb=mem_mb(2000),
         runtime=tracking_runtime,
+        gpu=gpu_request("tracking"),
     params:
         tracking=config["tracking"],
         fps=video_fps,
