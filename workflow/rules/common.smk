@@ -209,7 +209,7 @@ def runtime_min(base, per_input_mb=0.0):
 
 
 def gpu_request(section):
-    """GPUs a rule asks for: 1 when its config section says ``device: cuda`` or ``auto``
+    """Number of GPUs to request, 1 when the config section says ``device: cuda`` or ``auto``
     (the SLURM plugin turns ``gpu: 1`` into ``sbatch --gpus=1``), else 0 (a CPU job)."""
     return 1 if str(config[section].get("device", "cpu")) in ("cuda", "auto") else 0
 
