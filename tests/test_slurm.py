@@ -31,7 +31,7 @@ from h5compare import compare_results
 
 REPO = Path(__file__).resolve().parents[1]
 GPU_RULES = {"spectrogram", "tca", "tca_all_sessions"}
-SUBMITTED_RULES = ("demo_video", "rois", "track_points", "spectrogram", "tca")
+SUBMITTED_RULES = ("demo_video", "video_metadata", "rois", "track_points", "spectrogram", "tca")
 SESSIONS = ("s1", "s2")
 VIDEOS = ("v1", "v2")
 COPIED = ("Snakefile", "workflow", "config", ".test", "profiles")

@@ -6,6 +6,11 @@
 include: "outputs_common.smk"
 
 
+# a few lines of text per session: not worth a cluster job
+localrules:
+    run_info_table,
+
+
 rule overlay_video:
     input:
         video=video_path,
