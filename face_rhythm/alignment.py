@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from . import registration as reg
-from .h5_handling import atomic_h5
+from .h5_handling import atomic_h5, load_top_datasets
 from .video import get_frames
 
 logger = logging.getLogger(__name__)
@@ -539,17 +539,7 @@ def save_reference_frame_h5(ref: ReferenceFrame, path: str | os.PathLike,
 
 def load_reference_frame_h5(path: str | os.PathLike) -> dict[str, Any]:
     """Read ``reference_frame.h5`` into a dict (see :func:`save_reference_frame_h5`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: reference frame file not found")
-    with h5py.File(path, "r") as f:
-        if "reference_frame" not in f:
-            raise ValueError(f"{path}: no 'reference_frame' dataset (not a reference_frame.h5)")
-        out = {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
-    for k, v in list(out.items()):
-        if isinstance(v, bytes):
-            out[k] = v.decode()
-    return out
+    return load_top_datasets(path, "reference_frame", "reference_frame.h5")
 
 
 def plot_reference_frame(ref: ReferenceFrame | Mapping[str, Any], title: str = ""):

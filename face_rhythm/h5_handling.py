@@ -30,12 +30,13 @@ os.umask(_UMASK)
 __all__ = [
     "atomic_h5",
     "atomic_path",
-    "simple_save",
-    "simple_load",
-    "write_dict_to_h5",
+    "h5Obj_to_dict",
+    "load_top_datasets",
     "merge_dict_into_h5_file",
     "show_item_tree",
-    "h5Obj_to_dict",
+    "simple_load",
+    "simple_save",
+    "write_dict_to_h5",
 ]
 
 
@@ -152,20 +153,51 @@ def simple_load(filepath: str | os.PathLike, return_dict: bool = True, verbose: 
         return h5Obj_to_dict(f)
 
 
+def load_top_datasets(filepath: str | os.PathLike, required: str, what: str) -> dict[str, Any]:
+    """The top-level datasets of an HDF5 result file as a dict, strings decoded.
+
+    Parameters
+    ----------
+    filepath : path-like
+    required : str
+        A dataset that must be present (it identifies the kind of file).
+    what : str
+        The kind of file, for error messages (e.g. ``"registration.h5"``).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        A missing file, or one without ``required``; the message names the file.
+    """
+    filepath = Path(filepath)
+    if not filepath.is_file():
+        raise FileNotFoundError(f"{filepath}: {what} file not found")
+    with h5py.File(filepath, "r") as f:
+        if required not in f:
+            raise ValueError(f"{filepath}: no {required!r} dataset (not a {what})")
+        out = {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
+    for k, v in list(out.items()):
+        if isinstance(v, bytes):
+            out[k] = v.decode()
+        elif isinstance(v, np.ndarray) and v.dtype.kind == "O":
+            out[k] = [s.decode() if isinstance(s, bytes) else str(s) for s in v]
+    return out
+
+
 def merge_dict_into_h5_file(d: Mapping[str, Any], filepath: str | os.PathLike) -> None:
     """Add the items of ``d`` to an existing HDF5 file, replacing items with the same key.
 
     The file is rewritten through a temporary copy, so a failure leaves the original intact.
     """
     filepath = Path(filepath)
-    with atomic_path(filepath) as tmp:
-        with h5py.File(filepath, "r") as src, h5py.File(tmp, "w", track_order=True) as dst:
-            for k in src:
-                if k not in d:
-                    src.copy(src[k], dst, name=k)
-            for k, v in src.attrs.items():
-                dst.attrs[k] = v
-            write_dict_to_h5(dst, d)
+    with atomic_path(filepath) as tmp, h5py.File(filepath, "r") as src, \
+            h5py.File(tmp, "w", track_order=True) as dst:
+        for k in src:
+            if k not in d:
+                src.copy(src[k], dst, name=k)
+        for k, v in src.attrs.items():
+            dst.attrs[k] = v
+        write_dict_to_h5(dst, d)
 
 
 def show_item_tree(

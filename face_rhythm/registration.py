@@ -1747,18 +1747,6 @@ def save_registration_h5(path: str | os.PathLike, result: RegistrationResult, in
 
 def load_registration_h5(path: str | os.PathLike) -> dict[str, Any]:
     """Read ``registration.h5`` (see :func:`save_registration_h5`); strings decoded."""
-    import h5py
+    from face_rhythm.h5_handling import load_top_datasets
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: registration file not found")
-    with h5py.File(path, "r") as f:
-        if "warp_matrix" not in f:
-            raise ValueError(f"{path}: no 'warp_matrix' dataset (not a registration.h5)")
-        out = {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
-    for k, v in list(out.items()):
-        if isinstance(v, bytes):
-            out[k] = v.decode()
-        elif isinstance(v, np.ndarray) and v.dtype.kind == "O":
-            out[k] = [s.decode() if isinstance(s, bytes) else str(s) for s in v]
-    return out
+    return load_top_datasets(path, "warp_matrix", "registration.h5")

@@ -33,7 +33,7 @@ def run_snakemake(workdir: Path, *args: str, config: Path = TEST_CONFIG,
                   check: bool = True) -> subprocess.CompletedProcess:
     cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(config), "--workflow-profile", "none", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
     return proc
@@ -140,7 +140,7 @@ def test_demo_end_to_end_outputs(demo_run):
         assert n_points > 20
         assert f["mask"].shape == (cfg["demo"]["height"], cfg["demo"]["width"])
         assert "run_info" in f
-    n_frames = int(round(cfg["demo"]["duration_s"] * cfg["demo"]["frame_rate"]))
+    n_frames = round(cfg["demo"]["duration_s"] * cfg["demo"]["frame_rate"])
     for video in ("v1", "v2"):
         with h5py.File(res / video / "tracking.h5") as f:
             tr = f["points_tracked"]

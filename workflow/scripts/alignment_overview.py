@@ -1,6 +1,6 @@
 """All sessions' registered reference frames and alignment scores (rule alignment_overview)."""
 
-# ruff: noqa: F821  (snakemake is injected by the script directive)
+
 
 import matplotlib
 

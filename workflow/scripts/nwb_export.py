@@ -1,6 +1,6 @@
 """Export one session to NWB (rule nwb_export)."""
 
-# ruff: noqa: F821  (snakemake is injected by the script directive)
+
 
 import logging
 

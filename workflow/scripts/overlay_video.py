@@ -1,6 +1,6 @@
 """Overlay video, contact sheet and tracking summary figure of one video (rule overlay_video)."""
 
-# ruff: noqa: F821  (snakemake is injected by the script directive)
+
 
 import logging
 import os

@@ -1,6 +1,6 @@
 """A session's reference frame: the mean of its still frames (rule reference_frame)."""
 
-# ruff: noqa: F821  (snakemake is injected by the script directive)
+
 
 import matplotlib
 

@@ -1,6 +1,6 @@
 """Register a session's reference frame to the template session's (rule register)."""
 
-# ruff: noqa: F821  (snakemake is injected by the script directive)
+
 
 import logging
 

@@ -1,6 +1,6 @@
 """One table of the provenance of a session's HDF5 outputs (rule run_info_table)."""
 
-# ruff: noqa: F821  (snakemake is injected by the script directive)
+
 
 import json
 

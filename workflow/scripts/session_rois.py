@@ -1,6 +1,6 @@
 """Warp the template session's ROIs and points into a session (rule session_rois)."""
 
-# ruff: noqa: F821  (snakemake is injected by the script directive)
+
 
 import matplotlib
 

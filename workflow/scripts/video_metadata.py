@@ -6,7 +6,7 @@ session, video, path, n_frames, frame_rate (Hz), height, width, n_channels, back
 duration_s, first_frame), written atomically.
 """
 
-# ruff: noqa: F821  (snakemake is injected by the script directive)
+
 
 import logging
 
