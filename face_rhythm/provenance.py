@@ -58,6 +58,9 @@ def describe_inputs(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
     """Name, size (bytes), modification time (UTC ISO) and, for files ≤ 16 MiB, SHA-256."""
     out = []
     for p in paths:
+        if "://" in str(p):  # a URL (sftp://): kept as given, not stat'ed over the network
+            out.append({"path": str(p), "remote": True})
+            continue
         p = Path(p)
         entry: dict[str, Any] = {"path": str(p)}
         if p.is_file():

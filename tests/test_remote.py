@@ -8,6 +8,7 @@ reason, only when sshd or an ffmpeg with sftp support is not installed.
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import os
 import re
@@ -289,6 +290,8 @@ def test_workflow_tracks_an_sftp_video_like_the_local_file(sshd, shared_data, mo
         assert meta["n_frames"].tolist() == [300]
         with h5py.File(work / "results" / "s1" / "v1" / "tracking.h5") as f:
             results[name] = f["points_tracked"][()]
+            inputs = json.loads(f["run_info"]["inputs"][()])
+        assert inputs[0]["path"] == location  # the URL as given (no password in it)
     assert meta["backend"].tolist() == ["decord"]  # the local run
     remote_meta = pd.read_csv(tmp_path / "remote" / "results" / "s1" / "videos.tsv", sep="\t")
     assert remote_meta["backend"].tolist() == ["ffmpeg"]
