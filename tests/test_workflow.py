@@ -277,3 +277,20 @@ def test_gpu_requested_only_for_rules_whose_device_may_be_cuda(tmp_path):
                      if re.search(r"output: .*" + re.escape(output), b))
         resources = re.search(r"resources: (.*)", block).group(1)
         assert f"gpu={gpus}" in resources.replace(" ", ""), (output, resources)
+
+
+def test_video_shorter_than_the_vqt_window_stops_the_run_up_front(tmp_path):
+    """1-s videos with a 2-s VQT window: the up-front check names the video and the window."""
+    table = write_videos_table(tmp_path / "videos.tsv", sessions=1, videos=1)
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    cfg["demo"]["duration_s"] = 1.0
+    config = tmp_path / "short.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake(tmp_path, "--cores", "1", "--config", f"videos={table}",
+                         config=config, check=False)
+    assert proc.returncode != 0
+    log = (tmp_path / "logs" / "video_metadata" / "s1.log").read_text()
+    error = next(line for line in log.splitlines() if "ERROR" in line)
+    assert "v1.avi: cannot make its spectrogram: VQT window of" in error
+    assert "longer than the trace of 60 frames" in error
+    assert not (tmp_path / "results" / "s1" / "v1" / "tracking.h5").exists()

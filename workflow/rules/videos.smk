@@ -1,6 +1,7 @@
 # Input validation: every video of a session is probed before any long work starts (a missing
 # or corrupt file, zero frames, an absurd frame rate, a frame size that differs within the
-# session stop the run here, with the file named), and its metadata goes into a table.
+# session, a video shorter than the VQT window or a frame rate whose Nyquist frequency is
+# below vqt.F_max stop the run here, with the file named), and its metadata goes into a table.
 
 
 rule video_metadata:
@@ -24,5 +25,7 @@ rule video_metadata:
         videos=session_video_locations,
         fps=session_video_fps,
         backend=config["video_backend"],
+        vqt=config["vqt"],
+        idx_start=config["tracking"].get("idx_start", 0),
     script:
         "../scripts/video_metadata.py"
