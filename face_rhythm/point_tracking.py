@@ -55,6 +55,7 @@ from scipy.spatial import cKDTree
 
 from . import rois as fr_rois
 from . import video as fr_video
+from .runlog import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -768,7 +769,6 @@ def _run_engine(frames: Iterator[np.ndarray], n_frames: int, home: np.ndarray,
     Keeps ring buffers of the last ``before + 2`` frames and positions (all a rewind can
     need), and writes positions to ``out`` once no rewind can change them.
     """
-    from tqdm.auto import tqdm
 
     n_pts = home.shape[0]
     before, after = params.frames_halted_before, params.frames_halted_after
@@ -799,8 +799,8 @@ def _run_engine(frames: Iterator[np.ndarray], n_frames: int, home: np.ndarray,
     events: list[tuple[int, int, np.ndarray]] = []      # (start, stop, points) all flags
     active: list[tuple[int, int, np.ndarray]] = []      # those that may still matter
     n_rewinds = 0
-    bar = tqdm(total=n_frames - idx_start, disable=None if progress else True,
-               desc="tracking", unit="frame")
+    bar = progress_bar(total=n_frames - idx_start, desc="tracking", unit="frame",
+                       enabled=bool(progress))
     held = np.zeros(n_pts, dtype=bool)
     t = first
     while t < n_frames:

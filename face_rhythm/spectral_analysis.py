@@ -63,10 +63,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .h5_handling import atomic_h5, atomic_path
 from .provenance import run_info, run_info_to_h5_dict
+from .runlog import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -592,7 +592,8 @@ def write_spectrograms(sink, points_tracked, home: np.ndarray, model,
         From :func:`make_vqt`.
     params : SpectralParams
     progress : bool or None
-        tqdm progress bars (``None``: only on a TTY).
+        Progress bar (:func:`face_rhythm.runlog.progress_bar`: ``None`` only on a terminal,
+        ``True`` also as log lines in a workflow job).
 
     Returns
     -------
@@ -616,8 +617,8 @@ def write_spectrograms(sink, points_tracked, home: np.ndarray, model,
     ex = float(params.spectrogram_exponent)
     t0 = time.perf_counter()
     with torch.inference_mode():
-        for p0, p1 in tqdm(batches, desc="VQT", disable=None if progress is None else
-                           not progress, mininterval=1.0):
+        for p0, p1 in progress_bar(batches, desc="VQT (batches of points)", unit="batch",
+                                   enabled=progress):
             pts = np.asarray(points_tracked[:, p0:p1, :])
             if not np.all(np.isfinite(pts)):
                 raise SpectralParamsError(f"points_tracked[:, {p0}:{p1}] contains NaN or "
@@ -1109,8 +1110,8 @@ class VQT_Analyzer:
         self._check_inputs(points_tracked, point_positions)
         self.point_positions = np.asarray(point_positions, dtype=np.float32)
         self.spectrograms, self.x_axis, self.freqs = {}, {}, {}
-        for key, pts in tqdm(points_tracked.items(), desc="videos",
-                             disable=not self._verbose > 1):
+        for key, pts in progress_bar(points_tracked.items(), desc="videos", unit="video",
+                                     enabled=self._verbose > 1):
             self.spectrograms[key], self.x_axis[key], self.freqs[key] = self.transform(
                 pts, point_positions, frame_rate)
         self.run_data.update({"spectrograms": self.spectrograms, "x_axis": self.x_axis,

@@ -381,7 +381,8 @@ def test_track_points_script(face, tmp_path, repo_root):
     cfg["chunk_size"] = 16
     smk = types.SimpleNamespace(
         input=types.SimpleNamespace(video=str(video_path), rois=str(rois)),
-        params=types.SimpleNamespace(tracking=cfg, fps=None),
+        params=types.SimpleNamespace(tracking=cfg, fps=None, video=str(video_path),
+                                     previous_video="", backend="auto"),
         output=types.SimpleNamespace(tracking=str(out)), log=[str(tmp_path / "log.txt")],
         threads=2)
     runpy.run_path(str(repo_root / "workflow" / "scripts" / "track_points.py"),
@@ -422,12 +423,14 @@ def test_track_points_script_contiguous_session(face, tmp_path, repo_root):
     cfg = yaml.safe_load((repo_root / "config" / "config.yaml").read_text())["tracking"]
     cfg["contiguous"] = True
     script = str(repo_root / "workflow" / "scripts" / "track_points.py")
-    for name, extra in (("a", {}), ("b", {"previous_tracking": str(tmp_path / "a.h5"),
-                                         "previous_video": str(a)})):
+    for name, extra, previous in (("a", {}, ""),
+                                  ("b", {"previous_tracking": str(tmp_path / "a.h5")}, str(a))):
         smk = types.SimpleNamespace(
             input=types.SimpleNamespace(video=str(tmp_path / f"{name}.avi"), rois=str(rois),
                                         **extra),
-            params=types.SimpleNamespace(tracking=cfg, fps=None),
+            params=types.SimpleNamespace(tracking=cfg, fps=None,
+                                         video=str(tmp_path / f"{name}.avi"),
+                                         previous_video=previous, backend="auto"),
             output=types.SimpleNamespace(tracking=str(tmp_path / f"{name}.h5")),
             log=[str(tmp_path / f"{name}.log")], threads=1)
         runpy.run_path(script, init_globals={"snakemake": smk}, run_name="__main__")

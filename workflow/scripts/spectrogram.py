@@ -22,5 +22,5 @@ spectrogram_from_tracking_file(
     smk.output.spectrogram,
     smk.params.vqt,
     figure_path=smk.output.figure,
-    progress=False,
+    progress=True,  # a line in the job's log every 30 s
 )

@@ -66,7 +66,7 @@ def main(smk) -> None:
         res = fpt.track_video(video, home, params, mask=mask, idx_start=idx_start, fps=fps,
                               start_points=start_points, previous_video=previous_video,
                               out=ds, chunk_size=chunk_size, n_workers=threads,
-                              backend=backend)
+                              backend=backend, progress=True)  # a log line every 30 s
         write_dict_to_h5(f, {
             "point_positions": res.point_positions,
             "neighbors": res.neighbors,
