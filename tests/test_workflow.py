@@ -164,6 +164,9 @@ def test_demo_end_to_end_outputs(demo_run):
     for rule in ("demo_video", "rois", "track_points", "spectrogram", "tca"):
         assert any((workdir / "logs" / rule).rglob("*.log")), rule
         assert any((workdir / "benchmarks" / rule).rglob("*.tsv")), rule
+    # long loops report progress in the job's log (tqdm lines through logging)
+    log = (workdir / "logs" / "track_points" / "s1" / "v1.log").read_text()
+    assert "face_rhythm.progress INFO: tracking: 100%" in log
     leftovers = [p for p in (workdir / "results").rglob("*") if p.name.endswith(".tmp")]
     assert not leftovers
 
