@@ -1,27 +1,9 @@
-"""Image registration and warps: matrices, remapping indices, backends, scores and paths.
+"""Image registration: backends, alignment scores, registration paths, results on disk.
 
-Conventions
------------
-* Points are ``(x, y)`` pixel coordinates (x = column, y = row); pixel centres sit at integer
-  coordinates.
-* A **warp matrix** ``W`` ((2, 3) affine or (3, 3) projective) registers a *moving* image to
-  a *template* the way :func:`cv2.findTransformECC` does: it maps template coordinates to
-  moving-image coordinates, ``p_moving ~ W @ [x, y, 1]``, so ``moving(W p) ~ template(p)``.
-  Consequences:
-
-  - ``remap_images(im_moving, warp_matrix_to_remappingIdx(W, w, h))`` brings the moving
-    image into the template's frame;
-  - ``transform_points(points_template, W)`` carries points drawn on the template into the
-    moving image (this is how ROIs travel from the template session to another session);
-  - ``invert_warp_matrix(W)`` maps moving coordinates back to template coordinates.
-
-* A **remapping index** ``R`` is an (H, W, 2) float32 array over the *output* (template)
-  grid whose entry ``R[r, c] = (x, y)`` is the coordinate in the source (moving) image to
-  sample (``cv2.remap`` maps). ``remap_points(points_template, R)`` evaluates ``R`` at the
-  points, i.e. carries template points into the moving image, like ``transform_points``.
-* "``X_AB`` warps A onto B" means: B is the template, A the moving image, and
-  ``p_A = X_AB(p_B)``. Hence ``compose_transform_matrices(M_AB, M_BC) = M_AB @ M_BC`` and
-  ``compose_remappingIdx(R_AB, R_BC)(p_C) = R_AB(R_BC(p_C))``.
+Warp matrices, remapping indices and how to apply, compose and invert them live in
+:mod:`face_rhythm.warps` (its docstring states the coordinate conventions used here);
+phase correlation in :mod:`face_rhythm.phase_correlation`; the RoMa backend and its weight
+download in :mod:`face_rhythm.roma`. All their public names are re-exported here.
 
 Backends (:class:`ECC_cv2`, :class:`PhaseCorrelationRegistration`,
 :class:`NullRegistration`, :class:`RoMa`) all return a (3, 3) float64 warp matrix from
@@ -34,23 +16,50 @@ images with :func:`scipy.sparse.csgraph.shortest_path`, optional non-rigid refin
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-import scipy.interpolate
-import scipy.signal
 import scipy.sparse
 import scipy.sparse.csgraph
 import torch
 
-from .h5_handling import atomic_path
+from .phase_correlation import (
+    _window_2d,
+    design_butter_bandpass,
+    make_2D_frequency_filter,
+    make_distance_grid,
+    phase_correlation,
+    phase_correlation_shift,
+)
+from .warps import (
+    RegistrationError,
+    _as_gray_float,
+    apply_warp_transform,
+    as_3x3,
+    compose_remappingIdx,
+    compose_transform_matrices,
+    cv2RemappingIdx_to_pytorchFlowField,
+    flowField_to_remappingIdx,
+    invert_remappingIdx,
+    invert_warp_matrix,
+    mask_image_border,
+    remap_images,
+    remap_points,
+    remappingIdx_to_flowField,
+    transform_points,
+    warp_matrix_to_remappingIdx,
+)
+
+if TYPE_CHECKING:
+    from .roma import RoMa, fetch_weights, hash_file
+
+    METHODS: dict[str, type[ImageRegistrationMethod]]
 
 logger = logging.getLogger(__name__)
 
@@ -101,386 +110,11 @@ __all__ = [
 MULTISESSION_EXTRA_HINT = "pip install face-rhythm[multisession]"
 
 
-class RegistrationError(ValueError):
-    """Bad input to a registration function (shape, dtype, unknown option)."""
-
-
-# ============================================================================ warps
-
-
-def as_3x3(warp_matrix: np.ndarray) -> np.ndarray:
-    """A (2, 3) or (3, 3) warp matrix as (3, 3) float64 (affine rows padded with [0, 0, 1])."""
-    m = np.asarray(warp_matrix, dtype=np.float64)
-    if m.shape == (2, 3):
-        return np.vstack([m, [0.0, 0.0, 1.0]])
-    if m.shape == (3, 3):
-        return m.copy()
-    raise RegistrationError(f"warp matrix must have shape (2, 3) or (3, 3), got {m.shape}")
-
-
-def _pixel_grid(h: int, w: int) -> np.ndarray:
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
-    return np.stack([xs, ys], axis=-1)
-
-
-def warp_matrix_to_remappingIdx(warp_matrix: np.ndarray | torch.Tensor, x: int, y: int
-                                ) -> np.ndarray | torch.Tensor:
-    """Remapping index of a warp matrix over a ``y`` x ``x`` output grid.
-
-    Parameters
-    ----------
-    warp_matrix : (2, 3) or (3, 3) array or tensor
-        Template -> moving coordinates (see module docstring).
-    x, y : int
-        Width and height of the output (template) grid, px.
-
-    Returns
-    -------
-    remapIdx : (y, x, 2) float32, numpy or torch like the input
-        ``remapIdx[r, c] = (x', y')`` = the moving-image coordinate to sample for output pixel
-        (c, r).
-    """
-    is_torch = isinstance(warp_matrix, torch.Tensor)
-    m = as_3x3(warp_matrix.detach().cpu().numpy() if is_torch else warp_matrix)
-    if int(x) < 1 or int(y) < 1:
-        raise RegistrationError(f"remapping grid size must be positive, got x={x}, y={y}")
-    g = _pixel_grid(int(y), int(x))
-    hom = g @ m[:2, :2].T + m[:2, 2]
-    if not np.allclose(m[2], [0.0, 0.0, 1.0]):
-        den = g @ m[2, :2] + m[2, 2]
-        hom = hom / den[..., None]
-    out = hom.astype(np.float32)
-    return torch.as_tensor(out, device=warp_matrix.device) if is_torch else out
-
-
-def transform_points(points: np.ndarray, warp_matrix: np.ndarray) -> np.ndarray:
-    """Apply a warp matrix exactly to points: ``p' = W @ [x, y, 1]`` (projective divide).
-
-    Parameters
-    ----------
-    points : (N, 2) array
-        ``(x, y)`` points in template coordinates.
-    warp_matrix : (2, 3) or (3, 3)
-
-    Returns
-    -------
-    (N, 2) float32
-        The points in moving-image coordinates.
-    """
-    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    m = as_3x3(warp_matrix)
-    hom = p @ m[:, :2].T + m[:, 2]
-    return (hom[:, :2] / hom[:, 2:3]).astype(np.float32)
-
-
-_INTERP_CV2 = {"linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST,
-               "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
-_BORDER_CV2 = {"constant": cv2.BORDER_CONSTANT, "reflect": cv2.BORDER_REFLECT101,
-               "replicate": cv2.BORDER_REPLICATE, "wrap": cv2.BORDER_WRAP}
-_BORDER_TORCH = {"constant": "zeros", "reflect": "reflection", "replicate": "border"}
-_INTERP_TORCH = {"linear": "bilinear", "nearest": "nearest", "cubic": "bicubic"}
-
-
-def cv2RemappingIdx_to_pytorchFlowField(ri: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-    """Pixel remapping index (H, W, 2) -> ``grid_sample`` grid in [-1, 1] (align_corners=True)."""
-    h, w = ri.shape[0], ri.shape[1]
-    scale = [2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)]
-    if isinstance(ri, torch.Tensor):
-        return ri * torch.as_tensor(scale, dtype=ri.dtype, device=ri.device) - 1.0
-    return (np.asarray(ri) * np.asarray(scale, dtype=np.float32) - 1.0).astype(np.float32)
-
-
-def flowField_to_remappingIdx(ff: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-    """Displacement field (H, W, 2) (x, y) px -> remapping index (adds the pixel grid)."""
-    g = _pixel_grid(ff.shape[0], ff.shape[1]).astype(np.float32)
-    if isinstance(ff, torch.Tensor):
-        return ff + torch.as_tensor(g, dtype=ff.dtype, device=ff.device)
-    return (np.asarray(ff) + g).astype(np.float32)
-
-
-def remappingIdx_to_flowField(ri: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-    """Remapping index (H, W, 2) -> displacement field (subtracts the pixel grid)."""
-    g = _pixel_grid(ri.shape[0], ri.shape[1]).astype(np.float32)
-    if isinstance(ri, torch.Tensor):
-        return ri - torch.as_tensor(g, dtype=ri.dtype, device=ri.device)
-    return (np.asarray(ri) - g).astype(np.float32)
-
-
-def _check_remap(remappingIdx, what: str = "remappingIdx") -> None:
-    shape = tuple(remappingIdx.shape)
-    if len(shape) != 3 or shape[2] != 2:
-        raise RegistrationError(f"{what} must have shape (H, W, 2), got {shape}")
-
-
-def remap_images(images: np.ndarray | torch.Tensor, remappingIdx: np.ndarray | torch.Tensor,
-                 backend: str = "cv2", interpolation_method: str = "linear",
-                 border_mode: str = "constant", border_value: float = 0,
-                 device: str = "cpu") -> np.ndarray | torch.Tensor:
-    """Warp images by a remapping index (sample each output pixel at ``remappingIdx``).
-
-    Parameters
-    ----------
-    images : array or tensor, (H, W), (C, H, W) or (N, C, H, W)
-        Images whose last two axes are (H_in, W_in); leading axes are independent planes
-        (pass colour (H, W, 3) frames as ``np.moveaxis(frame, -1, 0)``).
-    remappingIdx : (H_out, W_out, 2)
-        Source coordinates (x, y) per output pixel.
-    backend : {"cv2", "torch"}
-        ``cv2.remap`` per plane, or ``torch.nn.functional.grid_sample``.
-    interpolation_method : {"linear", "nearest", "cubic", "lanczos"}
-    border_mode : {"constant", "reflect", "replicate", "wrap"}
-    border_value : float
-        Fill for ``constant`` borders.
-    device : str
-        Torch device for the torch backend.
-
-    Returns
-    -------
-    Warped images, shape ``images.shape[:-2] + (H_out, W_out)``; numpy in -> numpy out (same
-    dtype, values rounded and clipped for integer dtypes), torch in -> torch out.
-    """
-    _check_remap(remappingIdx)
-    if images.ndim < 2 or images.ndim > 4:
-        raise RegistrationError(f"images must be (H, W), (C, H, W) or (N, C, H, W), got shape "
-                                f"{tuple(images.shape)}")
-    if interpolation_method not in _INTERP_CV2:
-        raise RegistrationError(f"interpolation_method {interpolation_method!r} not in "
-                                f"{sorted(_INTERP_CV2)}")
-    if border_mode not in _BORDER_CV2:
-        raise RegistrationError(f"border_mode {border_mode!r} not in {sorted(_BORDER_CV2)}")
-    is_torch = isinstance(images, torch.Tensor)
-    if backend == "cv2":
-        arr = images.detach().cpu().numpy() if is_torch else np.asarray(images)
-        ri = remappingIdx.detach().cpu().numpy() if isinstance(remappingIdx, torch.Tensor) \
-            else np.asarray(remappingIdx)
-        ri = ri.astype(np.float32, copy=False)
-        mx, my = np.ascontiguousarray(ri[..., 0]), np.ascontiguousarray(ri[..., 1])
-        lead = arr.shape[:-2]
-        planes = arr.reshape((-1,) + arr.shape[-2:])
-        work_dtype = arr.dtype if arr.dtype in (np.uint8, np.uint16, np.float32) else np.float32
-        out = np.empty((planes.shape[0],) + ri.shape[:2], dtype=work_dtype)
-        for i, p in enumerate(planes):
-            out[i] = cv2.remap(p.astype(work_dtype, copy=False), mx, my,
-                               interpolation=_INTERP_CV2[interpolation_method],
-                               borderMode=_BORDER_CV2[border_mode], borderValue=border_value)
-        out = out.reshape(lead + ri.shape[:2])
-        if out.dtype != arr.dtype:
-            if np.issubdtype(arr.dtype, np.integer):
-                info = np.iinfo(arr.dtype)
-                out = np.clip(np.rint(out), info.min, info.max)
-            out = out.astype(arr.dtype)
-        return torch.as_tensor(out) if is_torch else out
-    if backend == "torch":
-        if interpolation_method not in _INTERP_TORCH or border_mode not in _BORDER_TORCH:
-            raise RegistrationError("torch backend supports interpolation linear/nearest/cubic "
-                                    "and borders constant/reflect/replicate")
-        x = images if is_torch else torch.as_tensor(np.asarray(images))
-        in_dtype = x.dtype
-        x = x.to(device=device, dtype=torch.float32)
-        lead = tuple(x.shape[:-2])
-        x4 = x.reshape((-1, 1) + tuple(x.shape[-2:]))
-        ri = torch.as_tensor(remappingIdx, dtype=torch.float32, device=device)
-        h_in, w_in = x.shape[-2], x.shape[-1]
-        scale = torch.tensor([2.0 / max(w_in - 1, 1), 2.0 / max(h_in - 1, 1)], device=device)
-        grid = (ri * scale - 1.0)[None].expand(x4.shape[0], -1, -1, -1)
-        if border_mode == "constant" and border_value != 0:
-            x4 = x4 - border_value
-        y = torch.nn.functional.grid_sample(x4, grid, mode=_INTERP_TORCH[interpolation_method],
-                                            padding_mode=_BORDER_TORCH[border_mode],
-                                            align_corners=True)
-        if border_mode == "constant" and border_value != 0:
-            y = y + border_value
-        y = y.reshape(lead + tuple(ri.shape[:2]))
-        if not in_dtype.is_floating_point:
-            y = y.round().clamp(0, 255 if in_dtype == torch.uint8 else float("inf"))
-        y = y.to(in_dtype)
-        return y if is_torch else y.cpu().numpy()
-    raise RegistrationError(f"remap backend must be 'cv2' or 'torch', got {backend!r}")
-
-
-def invert_remappingIdx(remappingIdx: np.ndarray, method: str = "linear",
-                        fill_value: float | None = np.nan) -> np.ndarray:
-    """Invert a (one-to-one) remapping index field by scattered interpolation.
-
-    If ``R_AB`` warps image A onto B (``p_A = R_AB(p_B)``), the result ``R_BA`` warps B onto
-    A (``p_B = R_BA(p_A)``), over a grid of the same (H, W).
-
-    Parameters
-    ----------
-    remappingIdx : (H, W, 2)
-    method : {"linear", "nearest", "cubic"}
-        :func:`scipy.interpolate.griddata` method.
-    fill_value : float or None
-        Value outside the convex hull of the mapped grid (None -> nearest-neighbour fill).
-
-    Returns
-    -------
-    (H, W, 2) float32
-    """
-    _check_remap(remappingIdx)
-    ri = np.asarray(remappingIdx, dtype=np.float64)
-    h, w = ri.shape[:2]
-    grid = _pixel_grid(h, w)
-    src = ri.reshape(-1, 2)
-    vals = grid.reshape(-1, 2)
-    ok = np.all(np.isfinite(src), axis=1)
-    fv = np.nan if fill_value is None else fill_value
-    out = scipy.interpolate.griddata(src[ok], vals[ok], (grid[..., 0], grid[..., 1]),
-                                     method=method, fill_value=fv)
-    if fill_value is None:
-        bad = ~np.all(np.isfinite(out), axis=-1)
-        if bad.any():
-            near = scipy.interpolate.griddata(src[ok], vals[ok], (grid[..., 0], grid[..., 1]),
-                                              method="nearest")
-            out[bad] = near[bad]
-    return out.astype(np.float32)
-
-
-def invert_warp_matrix(warp_matrix: np.ndarray) -> np.ndarray:
-    """Inverse of a (2, 3) or (3, 3) warp matrix, same shape as the input (float64)."""
-    m = np.asarray(warp_matrix, dtype=np.float64)
-    if m.shape == (2, 3):
-        return cv2.invertAffineTransform(m)
-    if m.shape == (3, 3):
-        inv = np.linalg.inv(m)
-        return inv / inv[2, 2] if abs(inv[2, 2]) > 1e-12 else inv
-    raise RegistrationError(f"warp matrix must have shape (2, 3) or (3, 3), got {m.shape}")
-
-
-def compose_transform_matrices(matrix_AB: np.ndarray, matrix_BC: np.ndarray) -> np.ndarray:
-    """Compose "A onto B" and "B onto C" warps into "A onto C": ``M_AC = M_AB @ M_BC``.
-
-    Returns (2, 3) when both inputs are (2, 3), otherwise (3, 3) scaled so that
-    ``M[2, 2] = 1``. Float64.
-    """
-    a, b = as_3x3(matrix_AB), as_3x3(matrix_BC)
-    c = a @ b
-    if abs(c[2, 2]) > 1e-12:  # projective matrices are defined up to scale: fix c[2, 2] = 1
-        c = c / c[2, 2]
-    two = np.asarray(matrix_AB).shape == (2, 3) and np.asarray(matrix_BC).shape == (2, 3)
-    return c[:2] if two else c
-
-
-def compose_remappingIdx(remap_AB: np.ndarray, remap_BC: np.ndarray, method: str = "linear",
-                         fill_value: float | None = np.nan, bounds_error: bool = False
-                         ) -> np.ndarray:
-    """Compose remapping fields: ``R_AC(p_C) = R_AB(R_BC(p_C))``.
-
-    Parameters
-    ----------
-    remap_AB : (H_B, W_B, 2)
-        Warps A onto B (defined on B's grid, values in A coordinates).
-    remap_BC : (H_C, W_C, 2)
-        Warps B onto C (defined on C's grid, values in B coordinates).
-    method : {"linear", "nearest", "cubic"}
-        :class:`scipy.interpolate.RegularGridInterpolator` method.
-    fill_value : float or None
-        Outside B's grid (None -> extrapolate).
-    bounds_error : bool
-        Raise when ``remap_BC`` points outside B's grid.
-
-    Returns
-    -------
-    (H_C, W_C, 2) float32
-    """
-    _check_remap(remap_AB, "remap_AB")
-    _check_remap(remap_BC, "remap_BC")
-    ab = np.asarray(remap_AB, dtype=np.float64)
-    h, w = ab.shape[:2]
-    interp = scipy.interpolate.RegularGridInterpolator(
-        (np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64)), ab, method=method,
-        bounds_error=bounds_error, fill_value=fill_value)
-    bc = np.asarray(remap_BC, dtype=np.float64)
-    out = interp(np.stack([bc[..., 1], bc[..., 0]], axis=-1))
-    return out.astype(np.float32)
-
-
-def remap_points(points: np.ndarray, remappingIdx: np.ndarray, interpolation: str = "linear",
-                 fill_value: float | None = None) -> np.ndarray:
-    """Evaluate a remapping field at points: template points -> moving-image points.
-
-    Parameters
-    ----------
-    points : (N, 2)
-        ``(x, y)`` in the remap field's (template) grid.
-    remappingIdx : (H, W, 2)
-    interpolation : str
-        :class:`scipy.interpolate.RegularGridInterpolator` method ("linear", "nearest",
-        "slinear", "cubic", "quintic", "pchip").
-    fill_value : float or None
-        Outside the grid; None extrapolates.
-
-    Returns
-    -------
-    (N, 2) float32
-    """
-    _check_remap(remappingIdx)
-    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    ri = np.asarray(remappingIdx, dtype=np.float64)
-    h, w = ri.shape[:2]
-    interp = scipy.interpolate.RegularGridInterpolator(
-        (np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64)), ri,
-        method=interpolation, bounds_error=False, fill_value=fill_value)
-    return interp(np.stack([p[:, 1], p[:, 0]], axis=-1)).astype(np.float32)
-
-
-def apply_warp_transform(im_in: np.ndarray, warp_matrix: np.ndarray,
-                         interpolation_method: int = cv2.INTER_LINEAR,
-                         borderMode: int = cv2.BORDER_CONSTANT, borderValue: float = 0
-                         ) -> np.ndarray:
-    """Warp a moving image into the template frame: ``out(p) = im_in(W p)``.
-
-    Wraps ``cv2.warpAffine`` / ``cv2.warpPerspective`` with ``WARP_INVERSE_MAP``. Output has
-    the input's shape and dtype.
-    """
-    im = np.asarray(im_in)
-    m = np.asarray(warp_matrix, dtype=np.float64)
-    h, w = im.shape[:2]
-    flags = int(interpolation_method) | cv2.WARP_INVERSE_MAP
-    if m.shape == (2, 3):
-        return cv2.warpAffine(im, m, (w, h), flags=flags, borderMode=borderMode,
-                              borderValue=borderValue)
-    if m.shape == (3, 3):
-        return cv2.warpPerspective(im, m, (w, h), flags=flags, borderMode=borderMode,
-                                   borderValue=borderValue)
-    raise RegistrationError(f"warp matrix must have shape (2, 3) or (3, 3), got {m.shape}")
-
-
-def mask_image_border(im: np.ndarray, border_outer: int | Sequence[int] | None = None,
-                      border_inner: int | None = None, mask_value: float = 0) -> np.ndarray:
-    """Copy of ``im`` with an outer border (top, bottom, left, right) and/or a centre square
-    of side ``border_inner`` set to ``mask_value``."""
-    out = np.array(im, copy=True)
-    h, w = out.shape[:2]
-    if border_outer is not None:
-        t, b, l_, r = ((border_outer,) * 4 if np.isscalar(border_outer)
-                       else tuple(int(v) for v in border_outer))
-        out[:t] = mask_value
-        if b:
-            out[h - b:] = mask_value
-        out[:, :l_] = mask_value
-        if r:
-            out[:, w - r:] = mask_value
-    if border_inner:
-        cy, cx, s = h // 2, w // 2, int(border_inner) // 2
-        out[cy - s:cy + s, cx - s:cx + s] = mask_value
-    return out
+# ============================================================================ ECC
 
 
 _ECC_MODES = {"translation": cv2.MOTION_TRANSLATION, "euclidean": cv2.MOTION_EUCLIDEAN,
               "affine": cv2.MOTION_AFFINE, "homography": cv2.MOTION_HOMOGRAPHY}
-
-
-def _as_gray_float(im: Any, what: str) -> np.ndarray:
-    a = im.detach().cpu().numpy() if isinstance(im, torch.Tensor) else np.asarray(im)
-    if a.ndim == 3 and a.shape[2] in (3, 4):
-        a = a[..., :3].mean(axis=2)
-    if a.ndim != 2:
-        raise RegistrationError(f"{what} must be a 2-D (H, W) image, got shape {a.shape}")
-    a = a.astype(np.float32)
-    if not np.all(np.isfinite(a)):
-        raise RegistrationError(f"{what} contains NaN or infinite values")
-    return a
 
 
 def find_geometric_transformation(im_template: np.ndarray, im_moving: np.ndarray,
@@ -554,193 +188,6 @@ def ecc_correlation(im_template: np.ndarray, im_moving: np.ndarray, warp_matrix:
     a, b = t[valid].astype(np.float64), wm[valid].astype(np.float64)
     a, b = a - a.mean(), b - b.mean()
     return float((a @ b) / (np.sqrt((a @ a) * (b @ b)) + 1e-12))
-
-
-# ============================================================================ frequency domain
-
-
-def make_distance_grid(shape: Sequence[int] = (512, 512), p: float = 2,
-                       idx_center: Sequence[float] | None = None,
-                       use_fftshift_center: bool = False) -> np.ndarray:
-    """(H, W) Minkowski-``p`` distances (px) to a centre.
-
-    Parameters
-    ----------
-    shape : (H, W)
-    p : float
-        Minkowski order (1 Manhattan, 2 Euclidean, ``np.inf`` Chebyshev; large p ~ Chebyshev).
-    idx_center : (row, col), optional
-        Centre; default the geometric middle ((H-1)/2, (W-1)/2).
-    use_fftshift_center : bool
-        Centre on (H//2, W//2), the zero frequency / zero shift of fftshifted arrays.
-    """
-    h, w = (int(s) for s in shape)
-    if use_fftshift_center:
-        cy, cx = h // 2, w // 2
-    elif idx_center is not None:
-        cy, cx = (float(v) for v in idx_center)
-    else:
-        cy, cx = (h - 1) / 2, (w - 1) / 2
-    dy = np.abs(np.arange(h, dtype=np.float64) - cy)[:, None] * np.ones((1, w))
-    dx = np.abs(np.arange(w, dtype=np.float64) - cx)[None, :] * np.ones((h, 1))
-    if np.isinf(p):
-        return np.maximum(dx, dy)
-    mx = np.maximum(np.maximum(dx, dy), 1e-300)
-    return mx * ((dx / mx) ** p + (dy / mx) ** p) ** (1.0 / p)
-
-
-def _butter_sos(lowcut: float, highcut: float, fs: float, order: int):
-    nyq = fs / 2
-    if lowcut <= 0 and highcut >= nyq:
-        return None
-    if lowcut <= 0:
-        return scipy.signal.butter(order, highcut, btype="lowpass", fs=fs, output="sos")
-    if highcut >= nyq:
-        return scipy.signal.butter(order, lowcut, btype="highpass", fs=fs, output="sos")
-    return scipy.signal.butter(order, [lowcut, highcut], btype="bandpass", fs=fs, output="sos")
-
-
-def design_butter_bandpass(lowcut: float, highcut: float, fs: float, order: int = 5
-                           ) -> tuple[np.ndarray, np.ndarray]:
-    """Butterworth band-pass ``(b, a)``; lowpass when ``lowcut <= 0``, highpass when
-    ``highcut >= fs / 2`` (same units as ``fs``)."""
-    if fs <= 0 or highcut <= lowcut:
-        raise RegistrationError(f"band-pass needs fs > 0 and lowcut < highcut, got "
-                                f"lowcut={lowcut}, highcut={highcut}, fs={fs}")
-    sos = _butter_sos(lowcut, highcut, fs, order)
-    if sos is None:
-        return np.array([1.0]), np.array([1.0])
-    return scipy.signal.sos2tf(sos)
-
-
-def make_2D_frequency_filter(hw: Sequence[int], low: float = 5.0, high: float = 6.0,
-                             order: int = 3, distance_p: float = 100) -> np.ndarray:
-    """2-D radial Butterworth band mask, centred like an fftshifted array.
-
-    The 1-D Butterworth magnitude response of :func:`design_butter_bandpass` (sampling rate
-    ``max(hw)``, so the distance axis runs to ``max(hw) / 2`` px) evaluated at the
-    Minkowski-``distance_p`` distance of each element from the fftshift centre.
-
-    Parameters
-    ----------
-    hw : (H, W)
-    low, high : float
-        Cut-offs in px of distance from the centre (low <= 0: lowpass; high >= max(hw)/2:
-        highpass).
-    order : int
-        Butterworth order.
-    distance_p : float
-        Minkowski order of the distance (100 ~ Chebyshev, i.e. square bands).
-
-    Returns
-    -------
-    (H, W) float64 in [0, 1]
-    """
-    h, w = (int(s) for s in hw)
-    fs = float(max(h, w))
-    grid = make_distance_grid((h, w), p=distance_p, use_fftshift_center=True)
-    sos = _butter_sos(float(low), float(high), fs, int(order))
-    if sos is None:
-        return np.ones((h, w))
-    n = int(max(h, w) * 10)
-    freqs, resp = scipy.signal.sosfreqz(sos, worN=n, fs=fs)
-    return np.clip(np.interp(grid, freqs, np.abs(resp)), 0.0, 1.0)
-
-
-def phase_correlation(im_template: np.ndarray | torch.Tensor, im_moving: np.ndarray | torch.Tensor,
-                      mask_fft: np.ndarray | torch.Tensor | None = None,
-                      return_filtered_images: bool = False, eps: float = 1e-8):
-    """Phase correlation of two images along their last two axes (leading axes broadcast).
-
-    Parameters
-    ----------
-    im_template, im_moving : (..., H, W)
-    mask_fft : (H, W), optional
-        Fftshifted frequency mask (e.g. :func:`make_2D_frequency_filter`); normalised to sum
-        1 and un-shifted before multiplying both spectra.
-    return_filtered_images : bool
-        Also return the masked template and moving images (image domain, real part).
-    eps : float
-        Floor of the cross-power magnitude.
-
-    Returns
-    -------
-    cc : (..., H, W)
-        Real phase-correlation surface, fftshifted: zero shift at (H//2, W//2). A moving
-        image that is the template shifted by ``(dx, dy)`` peaks at ``(W//2 - dx, H//2 - dy)``.
-        numpy when ``im_template`` is numpy, else torch. With ``return_filtered_images``:
-        ``(cc, template_filtered, moving_filtered)``.
-    """
-    return_numpy = not isinstance(im_template, torch.Tensor)
-    t = torch.as_tensor(np.asarray(im_template) if return_numpy else im_template)
-    m = torch.as_tensor(im_moving if isinstance(im_moving, torch.Tensor)
-                        else np.asarray(im_moving), device=t.device)
-    t = t.to(torch.float64) if t.dtype == torch.float64 else t.to(torch.float32)
-    m = m.to(t.dtype)
-    axes = (-2, -1)
-    ft = torch.fft.fft2(t, dim=axes)
-    fm = torch.fft.fft2(m, dim=axes)
-    if mask_fft is not None:
-        mk = torch.as_tensor(np.asarray(mask_fft) if not isinstance(mask_fft, torch.Tensor)
-                             else mask_fft, device=t.device).to(t.dtype)
-        mk = torch.fft.ifftshift(mk / mk.sum(), dim=axes)
-        ft = ft * mk
-        fm = fm * mk
-    r = ft * torch.conj(fm)
-    r = r / (torch.abs(r) + eps)
-    cc = torch.fft.fftshift(torch.fft.ifft2(r, dim=axes), dim=axes).real
-    if return_filtered_images:
-        tf = torch.fft.ifft2(ft, dim=axes).real
-        mf = torch.fft.ifft2(fm, dim=axes).real
-        out = (cc, tf, mf)
-        return tuple(o.cpu().numpy() for o in out) if return_numpy else out
-    return cc.cpu().numpy() if return_numpy else cc
-
-
-def _window_2d(h: int, w: int, alpha: float = 0.25) -> np.ndarray:
-    return np.outer(scipy.signal.windows.tukey(h, alpha), scipy.signal.windows.tukey(w, alpha))
-
-
-def _prep_for_fft(im: np.ndarray, window: bool) -> np.ndarray:
-    a = np.asarray(im, dtype=np.float64)
-    a = a - a.mean()
-    if window:
-        a = a * _window_2d(*a.shape)
-    return a
-
-
-def phase_correlation_shift(im_template: np.ndarray, im_moving: np.ndarray,
-                            mask_fft: np.ndarray | None = None, window: bool = True
-                            ) -> tuple[float, float, float]:
-    """Translation ``(dx, dy)`` px with ``im_moving(p + d) ~ im_template(p)``, sub-pixel.
-
-    Integer peak of :func:`phase_correlation` refined by a parabola through its neighbours
-    along each axis.
-
-    Returns
-    -------
-    dx, dy : float
-        Shift of the moving image relative to the template, px.
-    peak : float
-        Height of the phase-correlation peak.
-    """
-    t = _prep_for_fft(_as_gray_float(im_template, "im_template"), window)
-    m = _prep_for_fft(_as_gray_float(im_moving, "im_moving"), window)
-    if t.shape != m.shape:
-        raise RegistrationError(f"template {t.shape} and moving {m.shape} images differ in shape")
-    cc = phase_correlation(t, m, mask_fft=mask_fft)
-    h, w = cc.shape
-    py, px = np.unravel_index(int(np.argmax(cc)), cc.shape)
-
-    def refine(c_m, c_0, c_p):
-        den = c_m - 2 * c_0 + c_p
-        return 0.0 if abs(den) < 1e-12 else float(np.clip(0.5 * (c_m - c_p) / den, -0.5, 0.5))
-
-    sx = refine(cc[py, (px - 1) % w], cc[py, px], cc[py, (px + 1) % w])
-    sy = refine(cc[(py - 1) % h, px], cc[py, px], cc[(py + 1) % h, px])
-    dx = -((px + sx) - w // 2)
-    dy = -((py + sy) - h // 2)
-    return float(dx), float(dy), float(cc[py, px])
 
 
 # ============================================================================ backends
@@ -1004,222 +451,45 @@ class NullRegistration(ImageRegistrationMethod):
         return np.eye(3)
 
 
-def hash_file(path: str | os.PathLike, type_hash: str = "SHA256", buffer_size: int = 1 << 20
-              ) -> str:
-    """Hex digest of a file (``type_hash`` any :mod:`hashlib` name: SHA256, MD5, ...)."""
-    h = hashlib.new(type_hash.lower().replace("-", ""))
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(buffer_size), b""):
-            h.update(block)
-    return h.hexdigest()
+# face_rhythm.roma imports this module (for ImageRegistrationMethod), so its names, and
+# METHODS (which holds RoMa), are resolved on first access (PEP 562 module __getattr__).
+_ROMA_NAMES = ("RoMa", "fetch_weights", "hash_file")
+_METHODS: dict[str, type[ImageRegistrationMethod]] = {}
 
 
-def _expected_hashes(entry: Mapping[str, Any]) -> dict[str, str]:
-    out = {}
-    for algo in ("sha256", "md5"):
-        v = entry.get(algo)
-        if v:
-            out[algo] = str(v).lower()
-    if "hash" in entry and entry.get("hash") and "md5" not in out:  # reference table style
-        out[str(entry.get("hash_type", "md5")).lower()] = str(entry["hash"]).lower()
-    return out
+def _methods() -> dict[str, type[ImageRegistrationMethod]]:
+    """The backend table :data:`METHODS` (name -> class), built on first use."""
+    if not _METHODS:
+        from .roma import RoMa
+
+        _METHODS.update({
+            "ECC_cv2": ECC_cv2,
+            "PhaseCorrelation": PhaseCorrelationRegistration,
+            "PhaseCorrelationRegistration": PhaseCorrelationRegistration,
+            "NullRegistration": NullRegistration,
+            "Null": NullRegistration,
+            "RoMa": RoMa,
+        })
+    return _METHODS
 
 
-def _verify(path: Path, expected: Mapping[str, str]) -> tuple[bool, str]:
-    algo = "sha256" if "sha256" in expected else next(iter(expected))
-    got = hash_file(path, algo)
-    return got == expected[algo], f"{algo} {got} (expected {expected[algo]})"
+def __getattr__(name: str) -> Any:
+    if name in _ROMA_NAMES:
+        from . import roma
 
-
-def fetch_weights(entry: Mapping[str, Any], fallback: Mapping[str, Any] | None = None,
-                  cache_dir: str | os.PathLike | None = None, progress: bool = True) -> Path:
-    """Download (once) and verify a weights file; return its local path.
-
-    Parameters
-    ----------
-    entry : dict
-        ``{"url": ..., "filename": ..., "sha256": hex}`` (``"md5"`` accepted when no SHA-256
-        is pinned; at least one hash is required).
-    fallback : dict, optional
-        Same keys; a mirror tried when the primary download fails or does not verify.
-    cache_dir : path-like, optional
-        Where weights live; default ``torch.hub.get_dir()/checkpoints`` (``TORCH_HOME``).
-    progress : bool
-        Show the download progress bar.
-
-    Returns
-    -------
-    Path
-        Verified file. A cached file is re-hashed only when its size or mtime changed since
-        the last verification (recorded in ``<file>.verified``).
-
-    Raises
-    ------
-    RuntimeError
-        Every source failed (the message names the file, URLs and hashes).
-    """
-    cache = Path(cache_dir) if cache_dir is not None else Path(torch.hub.get_dir()) / "checkpoints"
-    expected = _expected_hashes(entry)
-    if not expected:
-        raise RegistrationError(f"weights entry {entry.get('filename')!r} has no sha256 or md5 "
-                                "hash; refusing to load unverified weights")
-    path = cache / str(entry["filename"])
-    stamp = path.with_name(path.name + ".verified")
-    if path.is_file():
-        st = path.stat()
-        key = f"{st.st_size} {st.st_mtime_ns}"
-        if stamp.is_file() and stamp.read_text().strip() == key:
-            return path
-        ok, msg = _verify(path, expected)
-        if ok:
-            stamp.write_text(key)
-            return path
-        logger.warning("%s: cached weights fail verification (%s); downloading again", path, msg)
-        path.unlink()
-    errors = []
-    for src in [entry] + ([fallback] if fallback else []):
-        url = src.get("url")
-        if not url:
-            continue
-        exp = _expected_hashes(src) or expected
-        try:
-            with atomic_path(path) as tmp:
-                logger.info("downloading %s -> %s", url, path)
-                torch.hub.download_url_to_file(str(url), str(tmp), progress=progress)
-                ok, msg = _verify(tmp, exp)
-                if not ok:
-                    raise RuntimeError(f"hash mismatch: {msg}")
-        except (OSError, RuntimeError, ValueError) as e:  # network, hash: try the next source
-            errors.append(f"{url}: {e}")
-            logger.warning("weights download from %s failed: %s", url, e)
-            continue
-        st = path.stat()
-        stamp.write_text(f"{st.st_size} {st.st_mtime_ns}")
-        return path
-    raise RuntimeError(f"could not get verified weights {entry.get('filename')!r} into {cache}: "
-                       + "; ".join(errors))
-
-
-def _import_romatch():
-    try:
-        import romatch
-    except ImportError as e:
-        raise ImportError(f"the RoMa registration backend needs the 'romatch' package: "
-                          f"{MULTISESSION_EXTRA_HINT}") from e
-    return romatch
-
-
-class RoMa(ImageRegistrationMethod):
-    """Dense feature-matching registration with RoMa (optional extra, GPU recommended).
-
-    Requires ``romatch`` (``pip install face-rhythm[multisession]``). On first use the RoMa
-    and DINOv2 weights (~1.5 GB) are downloaded by :func:`fetch_weights` into
-    ``torch.hub.get_dir()/checkpoints`` (set ``TORCH_HOME`` to move it) and verified by hash
-    (SHA-256 when pinned in ``weight_urls``, else the published MD5).
-
-    Parameters
-    ----------
-    model_type : {"outdoor", "indoor"}
-    n_points : int
-        Matches sampled per image pair.
-    batch_size : int
-        Kept for API compatibility.
-    device : str
-        Torch device (RoMa on CPU takes minutes per pair).
-    weight_urls, fallback_weight_urls : dict, optional
-        ``{"romatch": {"outdoor": entry, "indoor": entry}, "dinov2": entry}`` with entries
-        as in :func:`fetch_weights`.
-    cache_dir : path-like, optional
-    """
-
-    DEFAULT_WEIGHT_URLS: ClassVar[dict[str, Any]] = {
-        "dinov2": {"filename": "dinov2_vitl14_pretrain.pth",
-                   "md5": "19a02c10947ed50096ce382b46b15662", "sha256": None,
-                   "url": "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/"
-                          "dinov2_vitl14_pretrain.pth"},
-        "romatch": {
-            "indoor": {"filename": "roma_indoor.pth", "md5": "349a17aaa21883bb164b1a5884febb21",
-                       "sha256": None,
-                       "url": "https://github.com/Parskatt/storage/releases/download/roma/"
-                              "roma_indoor.pth"},
-            "outdoor": {"filename": "roma_outdoor.pth",
-                        "md5": "9a451dfb65745e777bf916db6ea84933", "sha256": None,
-                        "url": "https://github.com/Parskatt/storage/releases/download/roma/"
-                               "roma_outdoor.pth"},
-        },
-    }
-    DEFAULT_FALLBACK_WEIGHT_URLS: ClassVar[dict[str, Any]] = {
-        "dinov2": {"filename": "dinov2_vitl14_pretrain.pth",
-                   "md5": "19a02c10947ed50096ce382b46b15662", "sha256": None,
-                   "url": "https://osf.io/tmj5c/download"},
-        "romatch": {
-            "indoor": {"filename": "roma_indoor.pth", "md5": "349a17aaa21883bb164b1a5884febb21",
-                       "sha256": None, "url": "https://osf.io/uzx64/download"},
-            "outdoor": {"filename": "roma_outdoor.pth",
-                        "md5": "9a451dfb65745e777bf916db6ea84933", "sha256": None,
-                        "url": "https://osf.io/cmzpa/download"},
-        },
-    }
-
-    def __init__(self, model_type: str = "outdoor", n_points: int = 10000,
-                 batch_size: int = 1000, device: str = "cpu",
-                 weight_urls: Mapping[str, Any] | None = None,
-                 fallback_weight_urls: Mapping[str, Any] | None = None,
-                 cache_dir: str | os.PathLike | None = None, verbose: bool = False):
-        super().__init__(device=device, verbose=verbose)
-        if model_type not in ("outdoor", "indoor"):
-            raise RegistrationError(f"RoMa model_type must be 'outdoor' or 'indoor', got "
-                                    f"{model_type!r}")
-        romatch = _import_romatch()
-        self.roma_model_type = model_type
-        self.n_points = int(n_points)
-        self.batch_size = int(batch_size)
-        self.weight_urls = dict(weight_urls or self.DEFAULT_WEIGHT_URLS)
-        self.fallback_weight_urls = dict(fallback_weight_urls or self.DEFAULT_FALLBACK_WEIGHT_URLS)
-        p_roma = fetch_weights(self.weight_urls["romatch"][model_type],
-                               self.fallback_weight_urls.get("romatch", {}).get(model_type),
-                               cache_dir=cache_dir, progress=bool(verbose))
-        p_dino = fetch_weights(self.weight_urls["dinov2"],
-                               self.fallback_weight_urls.get("dinov2"), cache_dir=cache_dir,
-                               progress=bool(verbose))
-        weights = torch.load(p_roma, map_location=self.device, weights_only=True)
-        dinov2_weights = torch.load(p_dino, map_location=self.device, weights_only=True)
-        factory = romatch.roma_outdoor if model_type == "outdoor" else romatch.roma_indoor
-        self.model = factory(device=self.device, weights=weights, dinov2_weights=dinov2_weights)
-
-    def _forward_rigid(self, im_template, im_moving, **kwargs) -> tuple[np.ndarray, np.ndarray]:
-        from PIL import Image
-
-        def to_pil(im):
-            a = _as_gray_float(im, "image")
-            lo, hi = float(a.min()), float(a.max())
-            u8 = np.clip((a - lo) / max(hi - lo, 1e-12) * 255, 0, 255).astype(np.uint8)
-            return Image.fromarray(np.stack([u8] * 3, axis=-1))
-
-        ia, ib = to_pil(im_template), to_pil(im_moving)
-        (wa, ha), (wb, hb) = ia.size, ib.size
-        warp, certainty = self.model.match(ia, ib, device=self.device)
-        matches, _ = self.model.sample(warp, certainty, num=self.n_points)
-        ka, kb = self.model.to_pixel_coordinates(matches, ha, wa, hb, wb)
-        return ka.detach().cpu().numpy(), kb.detach().cpu().numpy()
-
-
-METHODS: dict[str, type[ImageRegistrationMethod]] = {
-    "ECC_cv2": ECC_cv2,
-    "PhaseCorrelation": PhaseCorrelationRegistration,
-    "PhaseCorrelationRegistration": PhaseCorrelationRegistration,
-    "NullRegistration": NullRegistration,
-    "Null": NullRegistration,
-    "RoMa": RoMa,
-}
+        return getattr(roma, name)
+    if name == "METHODS":
+        return _methods()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_registration_method(method: str, **kwargs) -> ImageRegistrationMethod:
     """Construct a backend by name: ECC_cv2, PhaseCorrelation, NullRegistration (Null), RoMa."""
-    if method not in METHODS:
+    methods = _methods()
+    if method not in methods:
         raise RegistrationError(f"registration method {method!r} not in "
-                                f"{sorted(set(METHODS))}")
-    return METHODS[method](**kwargs)
+                                f"{sorted(set(methods))}")
+    return methods[method](**kwargs)
 
 
 # ============================================================================ quality

@@ -43,10 +43,10 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "MotionComponent",
     "SyntheticFace",
-    "default_face",
     "default_components",
-    "write_video",
+    "default_face",
     "demo_rois",
+    "write_video",
 ]
 
 
@@ -354,7 +354,7 @@ def default_face(height: int = 240, width: int = 320, frame_rate: float = 90.0,
                  camera_rotation_deg: float = 0.0) -> SyntheticFace:
     """A :class:`SyntheticFace` with the default three components (8, 4 and 2 Hz)."""
     if n_frames is None:
-        n_frames = int(round((duration_s if duration_s is not None else 5.0) * frame_rate))
+        n_frames = round((duration_s if duration_s is not None else 5.0) * frame_rate)
     return SyntheticFace(height=height, width=width, frame_rate=float(frame_rate),
                          n_frames=int(n_frames), noise_std=noise_std, seed=seed,
                          noise_seed=noise_seed,
