@@ -280,9 +280,13 @@ def test_workflow_tracks_an_sftp_video_like_the_local_file(sshd, shared_data, mo
         work = tmp_path / name
         work.mkdir()
         (work / "videos.tsv").write_text(f"session\tvideo\tpath\ns1\tv1\t{location}\n")
+        # the clip is 30 fps: the test config's F_max (20 Hz, for its 60 fps videos) is above
+        # its Nyquist frequency, which video_metadata rightly rejects up front
+        (work / "vqt.yaml").write_text("vqt:\n  params_VQT:\n    F_max: 12.0\n")
         cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory",
                str(work), "--configfile", str(repo / ".test" / "config" / "config.yaml"),
-               "--workflow-profile", "none", "results/s1/v1/tracking.h5", "--cores", "2",
+               str(work / "vqt.yaml"), "--workflow-profile", "none",
+               "results/s1/v1/tracking.h5", "--cores", "2",
                "--config", f"videos={work / 'videos.tsv'}"]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
         assert proc.returncode == 0, proc.stderr[-4000:]
