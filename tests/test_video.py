@@ -189,6 +189,78 @@ def test_iter_chunks_gray_and_single_video(numbered):
     assert [_decode(f)[1] for c in chunks for f in c] == list(range(17))
 
 
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_chunk_arrays_are_recycled_only_when_dropped(numbered, prefetch):
+    """Streams decode into a few recycled arrays; a chunk the consumer still holds (or a view
+    of it) is never overwritten."""
+    kept, buffers, seen = [], set(), []
+    for n, c in enumerate(V.iter_frame_chunks(numbered, chunk_size=4, prefetch=prefetch)):
+        seen += [_decode(f) for f in c.frames]  # correct when received
+        buffers.add(c.frames.__array_interface__["data"][0])
+        if n % 5 == 0:
+            kept.append((c.video, c.start, c.frames[1:]))  # a view keeps the whole chunk
+        del c
+    assert seen == [(v, k) for v, n in enumerate(NUMBERED_LENGTHS) for k in range(n)]
+    for v, start, frames in kept:  # still intact after the stream went on
+        assert [_decode(f) for f in frames] == [(v, start + 1 + k) for k in range(len(frames))]
+    n_chunks = sum(-(-n // 4) for n in NUMBERED_LENGTHS)
+    # recycled: far fewer arrays than chunks (the kept ones, plus a pool of prefetch + 3)
+    assert len(buffers) <= len(kept) + prefetch + 3 < n_chunks
+
+
+def test_pipelined_opencv_stream_stops_its_helper(numbered):
+    """Long OpenCV streams decode in a helper thread; closing the stream early stops it, and
+    the source stays usable (its position is known)."""
+    info = V.probe_video(numbered[2])  # 30 frames: pipelined
+    n_threads = threading.active_count()
+    with V.open_stream(info) as src:
+        assert src.backend == "opencv"
+        gen = src._stream(0, 30, 4, True, V._ChunkPool(3))
+        assert [_decode(f) for f in next(gen)] == [(2, k) for k in range(4)]
+        assert threading.active_count() == n_threads + 1
+        gen.close()
+        assert threading.active_count() == n_threads
+        assert [_decode(f) for f in src.read_range(9, 12)] == [(2, 9), (2, 10), (2, 11)]
+        assert [_decode(f) for c in src._stream(20, 30, 6, False, V._ChunkPool(3))
+                for f in c] == [(2, k) for k in range(20, 30)]  # short: not pipelined
+
+
+def test_chunk_pool_reuses_only_free_arrays():
+    def ptr(x: np.ndarray) -> int:
+        return x.__array_interface__["data"][0]
+
+    pool = V._ChunkPool(capacity=3)
+    a = pool.get((3, 4, 5))
+    a_ptr = ptr(a)
+    b = pool.get((3, 4, 5))  # a is held: a new array
+    view = a[1:]
+    del a
+    c = pool.get((3, 4, 5))  # a's view is alive: not a
+    assert a_ptr not in (ptr(b), ptr(c))
+    del view
+    d = pool.get((2, 4, 5))  # a is free now: a prefix view of it
+    assert d.shape == (2, 4, 5) and ptr(d) == a_ptr
+    assert pool.get((3, 4)).shape == (3, 4)  # another frame shape: a new array (evicts a)
+    del d
+    e = pool.get((3, 4, 5))  # a left the pool (the oldest), b and c are held: a new one
+    assert ptr(e) not in (ptr(b), ptr(c))
+    c_ptr = ptr(c)
+    del c
+    assert ptr(pool.get((3, 4, 5))) == c_ptr  # c is free and still pooled
+
+
+def test_gray_streams_equal_gray_of_rgb(clips):
+    """The fused per-frame conversion (OpenCV: from BGR; decord2: through an RGB buffer) gives
+    the same frames as converting the RGB chunks."""
+    w = str(clips["whiskers"])
+    for backend in ("auto", "opencv", "decord"):
+        rgb = np.concatenate(list(V.iter_chunks(w, chunk_size=3, stop=7, backend=backend)))
+        gray = np.concatenate(list(V.iter_chunks(w, chunk_size=3, stop=7, backend=backend,
+                                                 grayscale=True)))
+        assert gray.shape == (7, 480, 640)
+        np.testing.assert_array_equal(gray, V.rgb_to_gray(rgb))
+
+
 def test_prefetch_memory_is_bounded():
     produced = []
 
