@@ -7,17 +7,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-# wall-clock timings stored outside run_info: they differ between identical runs
-WALL_CLOCK = {"fit_seconds"}
-
 
 def numerical_datasets(path: Path) -> dict[str, np.ndarray]:
-    """All numerical datasets of an HDF5 file by name, leaving out ``run_info`` groups and
-    the wall-clock timings in ``WALL_CLOCK``."""
+    """All numerical datasets of an HDF5 file by name, leaving out ``run_info`` groups (the
+    only place where wall-clock times and timestamps are stored)."""
     out: dict[str, np.ndarray] = {}
 
     def visit(name: str, obj) -> None:
-        if "run_info" in name.split("/") or name.rsplit("/", 1)[-1] in WALL_CLOCK:
+        if "run_info" in name.split("/"):
             return
         if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "biufc":
             out[name] = obj[()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import runpy
 import types
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from face_rhythm import decomposition as dec
 from face_rhythm.h5_handling import simple_save
+from face_rhythm.provenance import read_run_info
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,6 +85,61 @@ def test_same_seed_identical_factors(backend):
     _, g1, _ = dec.fit_cp(x, "CP_NN_HALS", kw, backend=backend, seed=7)
     _, g2, _ = dec.fit_cp(x, "CP_NN_HALS", kw, backend=backend, seed=7)
     assert all(np.array_equal(a, b) for a, b in zip(g1, g2))
+
+
+# ----------------------------------------------------------------------------- fast MTTKRP
+@pytest.mark.parametrize("backend", ["numpy", "pytorch"])
+@pytest.mark.parametrize("shape", [(9, 4, 5), (4, 3, 9), (6, 5, 4, 3), (3, 4, 5, 6)])
+def test_mttkrp_equals_tensorly_unfolding_dot_khatri_rao(backend, shape):
+    import tensorly as tl
+    from tensorly.tenalg.core_tenalg import unfolding_dot_khatri_rao
+
+    rng = np.random.default_rng(len(shape) * 10 + shape[0])
+    with tl.backend_context(backend):
+        x = tl.tensor(rng.random(shape))
+        fs = [tl.tensor(rng.random((n, 3))) for n in shape]
+        fast = dec._fast_tenalg_backend()
+        for w in (None, tl.tensor(rng.random(3) + 0.5)):
+            for mode in range(len(shape)):
+                ref = tl.to_numpy(unfolding_dot_khatri_rao(x, (w, fs), mode))
+                got = tl.to_numpy(dec.mttkrp(x, w, fs, mode))
+                np.testing.assert_allclose(got, ref, rtol=1e-12)
+                np.testing.assert_allclose(
+                    tl.to_numpy(fast.unfolding_dot_khatri_rao(x, (w, fs), mode)), ref,
+                    rtol=1e-12)
+        # the cached partial product must follow in-place changes of the contraction factor
+        c = 0 if shape[0] >= shape[-1] else len(shape) - 1
+        mode = 1
+        fast.unfolding_dot_khatri_rao(x, (None, fs), mode)
+        fs[c][0, 0] = fs[c][0, 0] + 1.0
+        ref = tl.to_numpy(unfolding_dot_khatri_rao(x, (None, fs), mode))
+        np.testing.assert_allclose(
+            tl.to_numpy(fast.unfolding_dot_khatri_rao(x, (None, fs), mode)), ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["CP_NN_HALS", "CP"])
+def test_fast_mttkrp_fit_equals_tensorly_fit(method):
+    x, _, _ = planted(shape=(30, 8, 12), seed=2, noise=0.05)
+    kw = {"rank": 3, "n_iter_max": 30, "init": "random", "tol": 0}
+    w1, f1, i1 = dec.fit_cp(x, method, kw, seed=1, dtype="float64")
+    w2, f2, i2 = dec.fit_cp(x, method, kw, seed=1, dtype="float64", fast_mttkrp=False)
+    assert (i1["mttkrp"], i2["mttkrp"]) == ("face_rhythm", "tensorly")
+    np.testing.assert_allclose(w1, w2, rtol=1e-7)
+    for a, b in zip(f1, f2):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+
+
+def test_relative_error_known_answers():
+    x, w, factors = planted(shape=(11, 5, 7), seed=3, noise=0.0)
+    assert dec.relative_error(x, w, factors) < 1e-12
+    # a model at half the scale leaves half the tensor: error 0.5
+    assert dec.relative_error(x, 0.5 * w, factors) == pytest.approx(0.5, rel=1e-12)
+    # chunking along the first dim does not change the answer
+    x2 = x * 1.1
+    e = np.linalg.norm(x2 - reconstruct(w, factors)) / np.linalg.norm(x2)
+    assert dec.relative_error(x2, w, factors, chunk_elements=7) == pytest.approx(e, rel=1e-10)
+    with pytest.raises(dec.TCAError, match="do not match"):
+        dec.relative_error(x[:5], w, factors)
 
 
 # ----------------------------------------------------------------------------- rearrangement
@@ -317,7 +374,18 @@ def test_workflow_script_writes_tca_h5_and_figures(tmp_path, all_sessions):
         output=types.SimpleNamespace(tca=str(out), figures=str(figs)),
         params=params, log=[str(tmp_path / "log.txt")], threads=1)
     runpy.run_path(str(REPO / "workflow" / "scripts" / "tca.py"), init_globals={"snakemake": smk})
+    # a second identical run: equal everywhere outside run_info (wall time lives there)
+    out2 = tmp_path / "res2" / "tca.h5"
+    smk2 = types.SimpleNamespace(**{**vars(smk), "output": types.SimpleNamespace(
+        tca=str(out2), figures=str(tmp_path / "res2" / "figures" / "tca"))})
+    runpy.run_path(str(REPO / "workflow" / "scripts" / "tca.py"),
+                   init_globals={"snakemake": smk2})
+    assert _h5_outside_run_info(out) == _h5_outside_run_info(out2)
     with h5py.File(out, "r") as f:
+        assert "fit_seconds" not in f
+        assert "seconds" not in json.loads(f["params"][()])["fit"]
+        extra = read_run_info(f["run_info"])["extra"]
+        assert extra["fit_seconds"] > 0 and extra["n_iter"] == f["n_iter"][()]
         assert f["factors/(xy points)"].shape == (14, 3)
         assert f["factors_points_xy"].shape == (2, 7, 3)
         assert f["factors/time"].shape == (19, 3)
@@ -329,6 +397,60 @@ def test_workflow_script_writes_tca_h5_and_figures(tmp_path, all_sessions):
         assert "run_info" in f and "params" in f
     assert sorted(p.name for p in figs.iterdir()) == [
         "component_01.png", "component_02.png", "component_03.png", "evr.png"]
+
+
+def test_hz_ticks_known_answers():
+    np.testing.assert_array_equal(dec.hz_ticks(1.0, 40.0), [1, 2, 4, 8, 16, 32])
+    np.testing.assert_array_equal(dec.hz_ticks(0.3, 8.0), [0.5, 1, 2, 4, 8])
+    np.testing.assert_array_equal(dec.hz_ticks(3.0, 5.0), [3.0, 3.9, 5.0])  # narrow range
+    with pytest.raises(dec.TCAError, match="positive"):
+        dec.hz_ticks(-2.0, 0.0)
+
+
+def test_component_figure_is_readable():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(5, 75, (30, 2))
+    freqs = np.geomspace(0.9, 45.0, 36)
+    tcs = [(f"s1/v{i}", np.arange(50) / 10.0, rng.random(50)) for i in range(2)]
+    fig = dec.plot_component(np.full((60, 80), 100, np.uint8), pts, rng.random((2, 30)), freqs,
+                             rng.random(36), tcs, title="component 1")
+    fig.canvas.draw()
+    freq_ax = next(a for a in fig.axes if a.get_xlabel() == "frequency (Hz)")
+    labels = [t.get_text() for t in freq_ax.get_xticklabels() if t.get_visible()]
+    assert labels == ["1", "2", "4", "8", "16", "32"]
+    assert all(t.get_text() == "" for t in freq_ax.get_xticklabels(minor=True))
+    # no two tick labels and no label of the colour bar overlap anything else on the figure
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in freq_ax.get_xticklabels()
+             if t.get_text()]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    cbar_ax = next(a for a in fig.axes if "spatial loading" in a.get_xlabel())
+    cb_label = cbar_ax.xaxis.label.get_window_extent(renderer)
+    others = [a.get_tightbbox(renderer) for a in fig.axes if a is not cbar_ax]
+    assert not any(cb_label.overlaps(b) for b in others)
+    plt.close(fig)
+
+
+def _h5_outside_run_info(path):
+    """Every dataset of an HDF5 file outside ``run_info``: name -> (dtype, shape, bytes)."""
+    out = {}
+
+    def visit(name, obj):
+        if "run_info" not in name.split("/") and isinstance(obj, h5py.Dataset):
+            v = obj[()]
+            if obj.dtype.kind == "O":  # variable-length strings
+                v = repr(np.asarray(v).tolist()).encode()
+            out[name] = (str(obj.dtype), obj.shape,
+                         v if isinstance(v, (bytes, str)) else np.asarray(v).tobytes())
+
+    with h5py.File(path, "r") as f:
+        f.visititems(visit)
+    return out
 
 
 def test_config_tca_section_matches_library_defaults():
