@@ -42,3 +42,15 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped in CI (FACE_RHYTHM_NO_SKIP=1): {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """The same for a whole module skipped at import (``pytest.importorskip`` at top level),
+    which never reaches :func:`pytest_runtest_makereport`."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("FACE_RHYTHM_NO_SKIP") == "1":
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"{collector.nodeid} skipped in CI (FACE_RHYTHM_NO_SKIP=1): {reason}"

@@ -69,7 +69,6 @@ def test_reference_frame_keeps_still_frames_and_beats_the_mean(face, frames):
 
 
 def test_reference_frame_streamed_equals_in_memory(tmp_path, face, frames):
-    pytest.importorskip("face_rhythm.video")
     path = S.write_video(face, tmp_path / "v.avi")
     streamed = A.reference_frame_from_videos([path, path], PARAMS, chunk_size=50)
     in_mem = A.reference_frame_from_frames([frames, frames], FPS, PARAMS)

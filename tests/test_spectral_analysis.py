@@ -402,9 +402,8 @@ def track_opencv_lk(frames: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 def track_project_tracker(frames: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """face_rhythm.point_tracking with its project defaults (mesh rigidity, relaxation)."""
-    ptk = pytest.importorskip("face_rhythm.point_tracking")
-    if not hasattr(ptk, "track_array"):
-        pytest.skip("face_rhythm.point_tracking has no track_array yet")
+    from face_rhythm import point_tracking as ptk
+
     return np.asarray(ptk.track_array(frames, pts).points_tracked, dtype=np.float32)
 
 

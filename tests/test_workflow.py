@@ -157,8 +157,34 @@ def test_demo_end_to_end_outputs(demo_run):
             assert f["x_axis_seconds"].shape == (s.shape[3],)
             assert "run_info" in f
         assert (res / "figures" / f"spectrogram_{video}.png").stat().st_size > 1000
+    rank = cfg["tca"]["rank"]
     with h5py.File(res / "tca.h5") as f:
         assert "run_info" in f
+        assert f["weights"].shape == (rank,) and f["evr"].shape == (rank,)
+        assert np.all(np.diff(f["evr"][()]) <= 1e-12)  # ordered by explained variance
+        assert 0.0 < float(f["evr_total"][()]) <= 1.0
+        assert f["factors_points_xy"].shape == (2, n_points, rank)
+        assert f["factors/frequency"].shape == (n_freqs, rank)
+        n_times = []
+        for video in ("v1", "v2"):
+            tf = f[f"time_factors/s1/{video}"]
+            with h5py.File(res / video / "spectrogram.h5") as g:
+                assert tf.shape == (g["spectrograms"].shape[3], rank)
+                np.testing.assert_allclose(f[f"time_axis_seconds/s1/{video}"][()],
+                                           g["x_axis_seconds"][()])
+            n_times.append(tf.shape[0])
+        assert f["factors/time"].shape == (sum(n_times), rank)  # videos concatenated
+    import cv2
+    import pandas as pd
+
+    table = pd.read_csv(res / "videos.tsv", sep="\t")
+    assert table["video"].tolist() == ["v1", "v2"]
+    assert table["n_frames"].tolist() == [n_frames, n_frames]
+    cap = cv2.VideoCapture(str(res / "v1" / "overlay.mp4"))
+    assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == n_frames
+    cap.release()
+    run_info = pd.read_csv(res / "run_info.tsv", sep="\t")
+    assert len(run_info) >= 6  # rois, 2 x tracking, 2 x spectrogram, tca
     assert (res / "figures" / "rois.png").stat().st_size > 1000
     assert any((res / "figures" / "tca").glob("*.png"))
     for rule in ("demo_video", "rois", "track_points", "spectrogram", "tca"):
@@ -169,6 +195,37 @@ def test_demo_end_to_end_outputs(demo_run):
     assert "face_rhythm.progress INFO: tracking: 100%" in log
     leftovers = [p for p in (workdir / "results").rglob("*") if p.name.endswith(".tmp")]
     assert not leftovers
+
+
+def test_readme_demo_finds_each_motion_region(tmp_path):
+    """The README's demo (``snakemake --cores 2`` on config/config.yaml: a 12 s, 90 fps
+    synthetic face video, the real tracker, VQT and rank-6 TCA with the shipped defaults) has,
+    for each planted motion region, a component whose spatial map correlates >= 0.9 with the
+    region's true map and whose frequency profile peaks within one bin of its frequency."""
+    from face_rhythm.synthetic import default_face
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    run_snakemake(tmp_path, "--cores", "2", "--config",
+                  f"videos={REPO / 'config' / 'videos.tsv'}",
+                  config=REPO / "config" / "config.yaml")
+    (session,) = [p.name for p in (tmp_path / "results").iterdir() if p.is_dir()]
+    d = cfg["demo"]
+    face = default_face(height=d["height"], width=d["width"], frame_rate=d["frame_rate"],
+                        duration_s=d["duration_s"], seed=d["seed"])
+    with h5py.File(tmp_path / "results" / session / "tca.h5") as f:
+        pts = f["point_positions"][()]
+        pxy = f["factors_points_xy"][()]
+        ff = f["factors/frequency"][()]
+        freqs = f["frequencies"][()]
+        assert f["weights"].shape == (cfg["tca"]["rank"],) == (6,)
+    maps, dirs = face.spatial_maps(pts), face.directions()
+    for k, comp in enumerate(face.components):
+        true = np.concatenate([abs(dirs[k, 0]) * maps[k], abs(dirs[k, 1]) * maps[k]])
+        target = int(np.argmin(np.abs(np.log(freqs) - np.log(comp.frequency_hz))))
+        found = [(float(np.corrcoef(true, pxy[:, :, r].ravel())[0, 1]), int(np.argmax(ff[:, r])))
+                 for r in range(pxy.shape[2])]
+        assert any(c >= 0.9 and abs(peak - target) <= 1 for c, peak in found), (
+            comp.name, found, target)
 
 
 def test_demo_second_run_does_nothing(demo_run):
