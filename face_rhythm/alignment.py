@@ -19,7 +19,8 @@ session into another session with the warp from :func:`registration.register_ima
 (polygons and points by the exact warp, masks by inverse remapping); point ``i`` stays
 point ``i``.
 
-``get_frames`` is :func:`face_rhythm.video.get_frames` (reference import path).
+``get_frames`` is :func:`face_rhythm.video.get_frames` and ``SFTPVideoFrameExtractor`` is
+:class:`face_rhythm.remote.SFTPVideoFrameExtractor` (reference import paths).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import torch
 
 from . import registration as reg
 from .h5_handling import atomic_h5, load_top_datasets
+from .remote import SFTPVideoFrameExtractor
 from .video import get_frames
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ __all__ = [
     "clahe",
     "downsample_frames",
     "finish_reference_image",
+    "SFTPVideoFrameExtractor",
     "get_frames",
     "load_reference_frame_h5",
     "plot_reference_frame",

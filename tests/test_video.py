@@ -140,10 +140,12 @@ def test_get_frames_time_window(clips):
 
 
 def test_reference_import_paths():
-    from face_rhythm.alignment import get_frames  # imports torch: slow the first time
+    from face_rhythm.alignment import SFTPVideoFrameExtractor, get_frames  # imports torch
     from face_rhythm.helpers import VideoReaderWrapper
+    from face_rhythm.remote import SFTPVideoFrameExtractor as Extractor
 
     assert get_frames is V.get_frames
+    assert SFTPVideoFrameExtractor is Extractor
     assert BufferedVideoReader is V.BufferedVideoReader
     assert VideoReaderWrapper is V.VideoReaderWrapper
 
@@ -461,3 +463,40 @@ def test_session_index_helpers():
     err = V.VideoError("a.mp4", "broken")
     assert str(err) == "a.mp4: broken" and isinstance(err, ValueError)
     assert err.path == "a.mp4" and err.problem == "broken"
+
+
+def test_auto_backend_falls_back_to_opencv_with_a_log_line(clips, monkeypatch, caplog):
+    """Without a usable decord2, ``auto`` reads with OpenCV, says so in the log, and gives the
+    frames decord2 gives."""
+    w = str(clips["whiskers"])
+    expected = V.read_frames(w, slice(3, 6), backend="decord")
+
+    def unavailable():
+        raise V._BackendUnavailable("decord2 is not installed")
+
+    monkeypatch.setattr(V, "_import_decord", unavailable)
+    with caplog.at_level("WARNING", logger=V.logger.name):
+        with V.open_video(w) as src:
+            assert src.backend == "opencv"
+            np.testing.assert_array_equal(src.read_range(3, 6), expected)
+    assert any("decord2 failed" in r.getMessage() and "OpenCV" in r.getMessage()
+               for r in caplog.records)
+    with pytest.raises(V.VideoError, match="decord"):
+        V.open_video(w, backend="decord")  # forced: no silent fallback
+
+
+@pytest.mark.parametrize("backend", ["decord", "opencv"])
+def test_buffered_reader_starting_seek_position_and_backend(numbered, backend):
+    """``starting_seek_position`` sets where iteration begins (continuous index, across file
+    boundaries); ``backend`` picks the decoder and gives the same frames."""
+    start = NUMBERED_LENGTHS[0] + 4  # frame 4 of the second video
+    with BufferedVideoReader(paths_videos=numbered, buffer_size=5, prefetch=1,
+                             starting_seek_position=start, backend=backend) as r:
+        assert r.backend == backend
+        got = [_decode(f) for f in r]
+        assert [v.info.backend for v in r.videos] == [backend] * len(numbered)
+    assert got == [(1, k) for k in range(4, NUMBERED_LENGTHS[1])] + [
+        (2, k) for k in range(NUMBERED_LENGTHS[2])]
+    with pytest.raises(ValueError, match="outside"):
+        BufferedVideoReader(paths_videos=numbered, starting_seek_position=sum(NUMBERED_LENGTHS)
+                            + 1)
