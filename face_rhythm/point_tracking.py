@@ -1101,7 +1101,11 @@ class PointTracker:
     Parameters
     ----------
     buffered_video_reader : path, array, or a sequence of them, or a reader object
-        The videos: file paths, in-memory arrays (T, H, W[, C]) uint8, or an object with a
+        The videos: file paths or ``sftp://`` URLs, in-memory arrays (T, H, W[, C]) uint8, a
+        :class:`~face_rhythm.video.BufferedVideoReader` or
+        :class:`~face_rhythm.data_importing.Dataset_videos` (their videos are streamed with
+        the reader's backend and frame-rate overrides, reader objects such as
+        ``decord.VideoReader`` through the reader itself), or any object with a
         ``paths_videos`` (or ``paths``) attribute listing the files.
     point_positions : (N, 2) array
         Seed points (x, y), e.g. ``ROIs.point_positions``.
@@ -1245,10 +1249,19 @@ class PointTracker:
                     results.append(track_array(v, self.point_positions, self.params,
                                                mask=self.mask, idx_start=s, frames_freeze=ff,
                                                n_workers=n_workers))
-                else:
-                    results.append(track_video(v, self.point_positions, self.params,
+                elif v.reader is None:
+                    results.append(track_video(v.path, self.point_positions, self.params,
                                                mask=self.mask, idx_start=s, frames_freeze=ff,
+                                               fps=v.fps, backend=v.backend,
                                                n_workers=n_workers, progress=progress))
+                else:
+                    shape, n = v.shape_and_length()
+                    res = track_frames(v.gray_chunks(start=s), n, self.point_positions,
+                                       self.params, mask=self.mask, idx_start=s,
+                                       frames_freeze=ff, frame_shape=shape,
+                                       n_workers=n_workers, progress=progress)
+                    res.frame_rate = float(v.fps)
+                    results.append(res)
         self.points_tracked = {str(i): r.points_tracked for i, r in enumerate(results)}
         self.violations_sparseCOO = {str(i): r.violations for i, r in enumerate(results)}
         self.violations = [r.violations_sparse() for r in results]
@@ -1272,7 +1285,50 @@ class PointTracker:
             setattr(self, name, None)
 
 
-def _resolve_videos(obj: Any) -> list[Any]:
+@dataclasses.dataclass(frozen=True)
+class _VideoRef:
+    """One video to stream: a file or ``sftp://`` URL with its frame-rate override and
+    backend, or (``reader`` set) a reader object without a file (``read_range(a, b)`` gives
+    RGB frames)."""
+
+    path: str
+    fps: float | None = None
+    backend: str = "auto"
+    reader: Any = None
+
+    def shape_and_length(self) -> tuple[tuple[int, int], int]:
+        info = self.reader.info if self.reader is not None else \
+            fr_video.probe_video(self.path, fps=self.fps, backend=self.backend)
+        return (int(info.height), int(info.width)), int(info.n_frames)
+
+    def gray_chunks(self, chunk_size: int = 32, start: int = 0) -> Iterator[np.ndarray]:
+        if self.reader is None:
+            yield from fr_video.iter_chunks(self.path, chunk_size=chunk_size, start=start,
+                                            grayscale=True, backend=self.backend, fps=self.fps)
+            return
+        n = len(self.reader)
+        for a in range(start, n, chunk_size):
+            yield fr_video.rgb_to_gray(self.reader.read_range(a, min(a + chunk_size, n)))
+
+
+def _resolve_videos(obj: Any) -> list[np.ndarray | _VideoRef]:
+    """The videos of a tracker's input: arrays stay arrays; paths, URLs and the videos of a
+    reader (``BufferedVideoReader``, ``Dataset_videos``: their frame-rate overrides and
+    backend kept) become :class:`_VideoRef`."""
+    if not isinstance(obj, (str, os.PathLike, np.ndarray)) and hasattr(obj, "videos") and \
+            all(hasattr(v, "info") for v in obj.videos):
+        backend = getattr(obj, "backend", "auto")
+        infos = list(getattr(obj, "infos", None) or [v.info for v in obj.videos])
+        refs = []
+        for v, info in zip(obj.videos, infos, strict=True):
+            if isinstance(v, fr_video.VideoReaderWrapper):
+                refs.append(_VideoRef(str(info.path), float(info.frame_rate),
+                                      getattr(v, "_backend", backend)))
+            else:
+                refs.append(_VideoRef(str(info.path), float(info.frame_rate), reader=v))
+        if not refs:
+            raise TrackingError("no videos to track")
+        return refs
     for attr in ("paths_videos", "paths"):
         if hasattr(obj, attr) and not isinstance(obj, (str, os.PathLike, np.ndarray)):
             obj = list(getattr(obj, attr))
@@ -1282,36 +1338,38 @@ def _resolve_videos(obj: Any) -> list[Any]:
     videos = list(obj)
     if not videos:
         raise TrackingError("no videos to track")
-    out = []
+    out: list[np.ndarray | _VideoRef] = []
     for v in videos:
         if isinstance(v, np.ndarray):
             if v.ndim not in (3, 4) or v.dtype != np.uint8:
                 raise TrackingError(f"video array: {v.shape} {v.dtype}, expected (T, H, W[, C]) "
                                     "uint8")
             out.append(v)
+        elif isinstance(v, str) and v.lower().startswith("sftp://"):
+            out.append(_VideoRef(v))  # probed (and validated) over the network
         elif isinstance(v, (str, os.PathLike)):
             p = Path(v)
             if not p.is_file():
                 raise TrackingError(f"{p}: no such video file")
-            out.append(p)
+            out.append(_VideoRef(str(p)))
         else:
             raise TrackingError(f"cannot read frames from a {type(v).__name__}")
     return out
 
 
-def _video_shape(v: Any) -> tuple[tuple[int, int], int]:
+def _video_shape(v: np.ndarray | _VideoRef) -> tuple[tuple[int, int], int]:
     if isinstance(v, np.ndarray):
         return (int(v.shape[1]), int(v.shape[2])), int(v.shape[0])
-    info = fr_video.probe_video(v)
-    return (int(info.height), int(info.width)), int(info.n_frames)
+    return v.shape_and_length()
 
 
-def _chain_video_chunks(videos: Sequence[Any], chunk_size: int = 32) -> Iterator[np.ndarray]:
+def _chain_video_chunks(videos: Sequence[np.ndarray | _VideoRef], chunk_size: int = 32
+                        ) -> Iterator[np.ndarray]:
     for v in videos:
         if isinstance(v, np.ndarray):
             yield from as_chunks(v, chunk_size)
         else:
-            yield from fr_video.iter_chunks(v, chunk_size=chunk_size, grayscale=True)
+            yield from v.gray_chunks(chunk_size)
 
 
 def _skip_frames(chunks: Iterable[np.ndarray], n: int) -> Iterator[np.ndarray]:

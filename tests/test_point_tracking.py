@@ -272,12 +272,36 @@ def test_point_tracker_reads_files_and_readers(face, tmp_path):
     from face_rhythm import video as fr_video
     path = synthetic.write_video(synthetic.default_face(n_frames=30), tmp_path / "v.avi")
     expected = fpt.track_array(face.video[:30], face.pts, fpt.PROJECT_PARAMS, mask=face.mask)
-    for source in (path, [str(path)], fr_video.BufferedVideoReader(paths_videos=[path])):
+    import decord
+
+    from face_rhythm.data_importing import Dataset_videos
+
+    sources = {
+        "path": path, "list": [str(path)],
+        "reader": fr_video.BufferedVideoReader(paths_videos=[path]),
+        "reader-opencv": fr_video.BufferedVideoReader(paths_videos=[path], backend="opencv"),
+        "dataset": Dataset_videos(paths_videos=[path], frame_rate_clamp=45.0, verbose=0),
+        # a reader object with no file behind it: frames come through the reader itself
+        "decord-reader": fr_video.BufferedVideoReader(
+            video_readers=[decord.VideoReader(str(path))]),
+    }
+    for name, source in sources.items():
         tracker = fpt.PointTracker(source, face.pts, rois_masks={"face": face.mask}, verbose=0)
         out = tracker.track_points()
-        np.testing.assert_array_equal(out["0"], expected.points_tracked)
+        np.testing.assert_array_equal(out["0"], expected.points_tracked, err_msg=name)
         assert tracker.violation_fraction == [0.0]
         assert tracker.run_data["points_tracked"] is out
+    refs = fpt._resolve_videos(sources["reader-opencv"]) + fpt._resolve_videos(
+        sources["dataset"])
+    assert [(r.backend, r.fps) for r in refs] == [("opencv", 90.0), ("auto", 45.0)]
+    for name in ("reader", "decord-reader"):  # contiguous and idx_start through readers
+        tracker = fpt.PointTracker(sources[name], face.pts, rois_masks=face.mask, verbose=0,
+                                   idx_start=[5])
+        later = fpt.track_array(face.video[:30], face.pts, mask=face.mask, idx_start=5)
+        np.testing.assert_array_equal(tracker.track_points()["0"], later.points_tracked)
+        tracker = fpt.PointTracker(sources[name], face.pts, rois_masks=face.mask, verbose=0,
+                                   contiguous=True)
+        np.testing.assert_array_equal(tracker.track_points()["0"], expected.points_tracked)
     with pytest.raises(fpt.TrackingError, match="no such video"):
         fpt.PointTracker(tmp_path / "missing.avi", face.pts)
     with pytest.raises(fpt.TrackingError, match="visualize_video"):

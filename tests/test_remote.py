@@ -200,6 +200,23 @@ def test_sftp_frames_equal_local_and_are_streamed(sshd, shared_data, monkeypatch
         V.probe_video(missing)
 
 
+def test_point_tracker_streams_an_sftp_url(sshd, shared_data, monkeypatch):
+    """The notebook tracker takes an sftp:// URL as it takes a path, and tracks the same."""
+    from face_rhythm import point_tracking as fpt
+
+    monkeypatch.setenv(R.KEY_ENV, sshd["key"])
+    path = (shared_data / WHISKERS).resolve()
+    ys, xs = np.mgrid[120:360:40, 160:480:40]
+    pts = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
+    got = {}
+    for name, src in (("remote", _url(sshd, path)), ("local", str(path))):
+        tracker = fpt.PointTracker([src], pts, params_clahe=None, idx_start=260, verbose=0)
+        got[name] = tracker.track_points()["0"]
+    assert got["remote"].shape == (300, len(pts), 2)
+    np.testing.assert_array_equal(got["remote"], got["local"])
+    assert not np.array_equal(got["remote"][-1], pts)  # the points moved
+
+
 def test_extract_frames_reference_api(sshd, shared_data):
     path = (shared_data / MOUSEFLOW).resolve()
     ex = R.SFTPVideoFrameExtractor("127.0.0.1", sshd["user"], port=sshd["port"],
