@@ -475,10 +475,9 @@ def test_auto_backend_falls_back_to_opencv_with_a_log_line(clips, monkeypatch, c
         raise V._BackendUnavailable("decord2 is not installed")
 
     monkeypatch.setattr(V, "_import_decord", unavailable)
-    with caplog.at_level("WARNING", logger=V.logger.name):
-        with V.open_video(w) as src:
-            assert src.backend == "opencv"
-            np.testing.assert_array_equal(src.read_range(3, 6), expected)
+    with caplog.at_level("WARNING", logger=V.logger.name), V.open_video(w) as src:
+        assert src.backend == "opencv"
+        np.testing.assert_array_equal(src.read_range(3, 6), expected)
     assert any("decord2 failed" in r.getMessage() and "OpenCV" in r.getMessage()
                for r in caplog.records)
     with pytest.raises(V.VideoError, match="decord"):
