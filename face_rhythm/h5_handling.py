@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "h5Obj_to_dict",
     "load_top_datasets",
     "merge_dict_into_h5_file",
+    "merge_helper",
     "show_item_tree",
     "simple_load",
     "simple_save",
@@ -184,20 +186,43 @@ def load_top_datasets(filepath: str | os.PathLike, required: str, what: str) -> 
     return out
 
 
-def merge_dict_into_h5_file(d: Mapping[str, Any], filepath: str | os.PathLike) -> None:
-    """Add the items of ``d`` to an existing HDF5 file, replacing items with the same key.
+def merge_helper(d: Mapping[str, Any], group: h5py.Group) -> None:
+    """Merge a nested dict into an open HDF5 group, recursively.
 
-    The file is rewritten through a temporary copy, so a failure leaves the original intact.
+    A dict value whose key is an existing group is merged into that group (its other items
+    stay); any other value replaces the item of the same name, or is added.
     """
+    for k, v in d.items():
+        k = str(k)
+        if isinstance(v, Mapping) and k in group and isinstance(group[k], h5py.Group):
+            merge_helper(v, group[k])
+            continue
+        if k in group:
+            del group[k]
+        _write_item(group, k, v, None)
+
+
+def merge_dict_into_h5_file(d: Mapping[str, Any], filepath: str | os.PathLike | None = None,
+                            h5Obj: h5py.Group | None = None) -> None:
+    """Merge a nested dict into an existing HDF5 file or an open file object (reference API).
+
+    Groups are merged recursively (:func:`merge_helper`): items of ``d`` replace items with the
+    same path, other items are kept. Give exactly one of ``filepath`` and ``h5Obj``. With
+    ``filepath`` the file is rewritten through a temporary copy, so a failure leaves the
+    original intact; ``h5Obj`` (opened writable) is changed in place.
+    """
+    if (filepath is None) == (h5Obj is None):
+        raise ValueError("give exactly one of filepath and h5Obj")
+    if h5Obj is not None:
+        merge_helper(d, h5Obj)
+        return
     filepath = Path(filepath)
-    with atomic_path(filepath) as tmp, h5py.File(filepath, "r") as src, \
-            h5py.File(tmp, "w", track_order=True) as dst:
-        for k in src:
-            if k not in d:
-                src.copy(src[k], dst, name=k)
-        for k, v in src.attrs.items():
-            dst.attrs[k] = v
-        write_dict_to_h5(dst, d)
+    if not filepath.is_file():
+        raise FileNotFoundError(f"{filepath}: no such HDF5 file to merge into")
+    with atomic_path(filepath) as tmp:
+        shutil.copyfile(filepath, tmp)
+        with h5py.File(tmp, "r+") as dst:
+            merge_helper(d, dst)
 
 
 def show_item_tree(

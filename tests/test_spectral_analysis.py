@@ -426,3 +426,18 @@ def test_synthetic_face_regions_peak_at_true_frequencies(synthetic_face_video, t
         k_true = np.abs(np.log(freqs / comp.frequency_hz)).argmin()
         assert abs(int(mean_spectrum.argmax()) - int(k_true)) <= 1, (
             comp.name, comp.frequency_hz, freqs[mean_spectrum.argmax()])
+
+
+def test_fs_sample_override_replaces_the_frame_rate():
+    """``Fs_sample`` in the config wins over the video's frame rate: a 5 Hz sinusoid sampled at
+    60 fps but declared as 120 Hz samples peaks at 10 Hz; left out, it peaks at 5 Hz."""
+    t = np.arange(1200) / 60.0
+    home = np.array([[10.0, 20.0]])
+    pts = home[None] + np.stack([np.sin(2 * np.pi * 5.0 * t), 0 * t], -1)[:, None, :]
+    base = {"params_VQT": {"F_min": 2.0, "F_max": 25.0, "n_freq_bins": 40, "Q_lowF": 4.0,
+                           "Q_highF": 8.0, "downsample_factor": 10},
+            "one_over_f_exponent": 0.0, "normalization_factor": 0.0}
+    for fs, f_true in ((None, 5.0), (120.0, 10.0)):
+        spec, freqs, _ = sa.compute_spectrograms(pts, home, 60.0, {**base, "Fs_sample": fs})
+        k = int(spec[0, 0].mean(-1).argmax())
+        assert k == int(np.abs(np.log(freqs / f_true)).argmin()), (fs, freqs[k])
