@@ -389,3 +389,32 @@ def test_every_output_carries_provenance(demo_run):
             assert entry["mtime_utc"]
             if "sha256" in entry:
                 assert entry["sha256"] == hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_resources_scale_with_the_input(demo_run):
+    """track_points' time limit comes from the video's frames x points, the TCA's memory from
+    the size of its spectrograms (a dry run over the finished demo prints what would be
+    requested)."""
+    workdir, _ = demo_run
+    table = workdir / "videos.tsv"
+    proc = run_snakemake(workdir, "-n", "--forcerun", "track_points", "tca", "--cores", "2",
+                         "--config", f"videos={table}")
+    jobs = {}
+    rule = None
+    for line in proc.stdout.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line.strip())
+        if m:
+            rule = m.group(1)
+        m = re.match(r"^resources: (.*)$", line.strip())
+        if m and rule:
+            jobs.setdefault(rule, []).append(dict(
+                kv.split("=", 1) for kv in m.group(1).split(", ") if "=" in kv))
+    res = workdir / "results" / "s1"
+    with h5py.File(res / "v1" / "tracking.h5") as f:
+        frames, points = f["points_tracked"].shape[:2]
+    minutes = 10 + frames * points * 25e-6 / 60
+    assert {int(j["runtime"]) for j in jobs["track_points"]} == {int(np.ceil(minutes))}
+    size_mb = sum(p.stat().st_size for p in res.glob("*/spectrogram.h5")) / 2**20
+    size_mb += (res / "rois.h5").stat().st_size / 2**20
+    (tca,) = jobs["tca"]
+    assert abs(int(tca["mem_mb"]) - (4000 + 6 * size_mb)) <= 2
