@@ -15,8 +15,9 @@ rule track_points:
     threads: 2
     resources:
         mem_mb=mem_mb(2000),
+        # positions are streamed into tracking.h5 in chunks: memory does not grow with the
+        # video (bench/bench_tracking.py: same peak RSS for 1 and 10 minutes)
         runtime=tracking_runtime,
-        gpu=gpu_request("tracking"),
     params:
         tracking=config["tracking"],
         fps=video_fps,
