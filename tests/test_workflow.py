@@ -420,3 +420,27 @@ def test_resources_scale_with_the_input(demo_run):
     size_mb += (res / "rois.h5").stat().st_size / 2**20
     (tca,) = jobs["tca"]
     assert abs(int(tca["mem_mb"]) - (4000 + 6 * size_mb)) <= 2
+
+
+def test_config_readme_documents_every_key():
+    """Every key of config/config.yaml has a row in config/README.md (by name or dotted path
+    within its section; a parent is documented by its children's rows)."""
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    doc = (REPO / "config" / "README.md").read_text()
+    documented = set(re.findall(r"^## `([^`]+)`", doc, re.MULTILINE))
+    for first_cell in re.findall(r"^\|([^|]*)\|", doc, re.MULTILINE):
+        documented |= set(re.findall(r"`([^`]+)`", first_cell))
+    missing = []
+
+    def walk(d, path):
+        for k, v in d.items():
+            p = [*path, str(k)]
+            rel = ".".join(p[1:]) if len(p) > 1 else p[0]
+            if not ({str(k), rel} & documented
+                    or any(key.startswith(rel + ".") for key in documented)):
+                missing.append(".".join(p))
+            if isinstance(v, dict) and p not in (["rois", "polygons"], ["demo", "sessions"]):
+                walk(v, p)
+
+    walk(cfg, [])
+    assert not missing, f"config/README.md lacks rows for {missing}"
