@@ -88,3 +88,31 @@ def test_all_sessions_tca_finds_the_same_components_in_every_session(run):
         # the component is active in every session with about the same strength
         means = np.array([time[s][:, r].mean() for s in SESSIONS])
         assert means.min() > 0.8 * means.max(), (comp.name, means)
+
+
+def test_report_of_a_multisession_run_has_the_alignment_category(run):
+    """``snakemake --report`` over the 3-session run: an Alignment category holding the
+    registered reference frames and the scores, beside the per-session categories."""
+    import json
+    import re
+
+    report = run / "report.html"
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
+           str(run), "--configfile", str(TEST_CONFIG), str(run / "overlay.yaml"),
+           "--workflow-profile", "none", "--cores", "2",
+           "--config", f"videos={run / 'videos.tsv'}", "--report", str(report)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    html = report.read_text()
+    m = re.search(r"var categories = (\{.*?\});\s*\n", html)
+    assert m, "no categories table in the report"
+    cats = json.loads(m.group(1))
+    assert "Alignment" in cats, sorted(cats)
+    align = cats["Alignment"]
+    files = json.dumps(align)
+    assert "results/all_sessions/figures/alignment_reference_frames.png" in files
+    for s in SESSIONS[1:]:  # each registered session: its transferred ROIs and points
+        assert f"results/{s}/figures/session_rois.png" in files, align
+    for cat in ("Spectra", "Components", "Run info"):  # (Tracking: overlays are off here)
+        assert cat in cats, sorted(cats)
+    assert set(SESSIONS) <= set(cats["Spectra"]), cats["Spectra"].keys()

@@ -54,12 +54,15 @@ def rot(hw, deg, shift=(0.0, 0.0), scale=1.0) -> np.ndarray:
 
 @pytest.mark.parametrize("mode,kind", [("translation", "translation"),
                                        ("euclidean", "rotation"),
-                                       ("affine", "affine")])
+                                       ("affine", "affine"),
+                                       ("homography", "homography")])
 def test_ecc_recovers_known_warp(frame, mode, kind):
     hw = frame.shape
     w_true = {"translation": np.array([[1, 0, 6.3], [0, 1, -4.7]]),
               "rotation": rot(hw, 4.0, (3.2, 2.1)),
-              "affine": np.array([[1.03, 0.02, -5.4], [-0.015, 0.98, 3.3]])}[kind]
+              "affine": np.array([[1.03, 0.02, -5.4], [-0.015, 0.98, 3.3]]),
+              "homography": np.array([[1.02, 0.015, -7.5], [-0.01, 0.99, 5.6],
+                                      [4e-5, -6e-5, 1.0]])}[kind]
     mov = warp_known(frame, w_true, gain=1.3, offset=-12, noise=3.0, seed=1)
     est = R.ECC_cv2(mode_transform=mode, n_iter=100, termination_eps=1e-6).fit_rigid(frame, mov)
     assert est.shape == (3, 3)
@@ -70,6 +73,38 @@ def test_ecc_recovers_known_warp(frame, mode, kind):
     c_after = np.corrcoef(back[inner].ravel(), frame[inner].ravel())[0, 1]
     c_before = np.corrcoef(mov[inner].ravel(), frame[inner].ravel())[0, 1]
     assert c_after > 0.97 > c_before
+
+
+def test_ecc_retries_with_a_wider_gaussian_when_it_does_not_converge(frame, monkeypatch,
+                                                                     caplog):
+    """A non-converging ECC is retried with gaussFiltSize + auto_fix_gaussFilt_step; without
+    the step (or after max_retries) it fails with a message naming the attempts."""
+    w_true = np.array([[1, 0, 3.2], [0, 1, -2.4]])
+    mov = warp_known(frame, w_true, noise=2.0, seed=4)
+    sizes = []
+    original = R.ECC_cv2._pyramid
+
+    def flaky(self, t, m, mask, g, init):
+        sizes.append(g)
+        if g < 21:  # the first two attempts "do not converge"
+            raise cv2.error("findTransformECC: The algorithm stopped before its convergence")
+        return original(self, t, m, mask, g, init)
+
+    monkeypatch.setattr(R.ECC_cv2, "_pyramid", flaky)
+    ecc = R.ECC_cv2(mode_transform="translation", gaussFiltSize=1, auto_fix_gaussFilt_step=10,
+                    init_phase_correlation=False)
+    with caplog.at_level("INFO", logger=R.logger.name):
+        est = ecc.fit_rigid(frame, mov)
+    assert sizes == [1, 11, 21]
+    assert rms_field(est, w_true, frame.shape) < 0.5
+    assert sum("retrying with gaussFiltSize" in r.getMessage() for r in caplog.records) == 2
+    sizes.clear()
+    with pytest.raises(RuntimeError, match=r"did not converge after 1 attempt"):
+        R.ECC_cv2(mode_transform="translation", auto_fix_gaussFilt_step=None,
+                  init_phase_correlation=False).fit_rigid(frame, mov)
+    with pytest.raises(RuntimeError, match=r"after 2 attempt"):
+        R.ECC_cv2(mode_transform="translation", max_retries=1,
+                  init_phase_correlation=False).fit_rigid(frame, mov)
 
 
 @pytest.mark.parametrize("shift", [(7.4, -3.6), (-21.0, 13.5)])
