@@ -813,6 +813,21 @@ def _khatri_rao_rest(factors: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _unfolded_model(tensor: np.ndarray, weights: np.ndarray, factors: Sequence[np.ndarray]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tensor as ``(L_0, rest)`` (a view), the weighted first factor ``(L_0, R)`` and the
+    Khatri-Rao product of the other factors ``(rest, R)``, float64: the model is
+    ``a0 @ kr.T``."""
+    x = np.asarray(tensor)
+    w = np.asarray(weights, dtype=np.float64)
+    a0 = np.asarray(factors[0], dtype=np.float64) * w[None, :]
+    kr = _khatri_rao_rest(factors[1:]) if len(factors) > 1 else np.ones((1, w.size))
+    if a0.shape[0] * kr.shape[0] != x.size:
+        raise TCAError(f"factors of shapes {[np.shape(f) for f in factors]} do not match a "
+                       f"tensor of shape {x.shape}")
+    return x.reshape(x.shape[0], kr.shape[0]), a0, kr
+
+
 def explained_variance_ratios(tensor: np.ndarray, weights: np.ndarray,
                               factors: Sequence[np.ndarray],
                               chunk_elements: int = 2**22) -> tuple[np.ndarray, float]:
@@ -835,16 +850,9 @@ def explained_variance_ratios(tensor: np.ndarray, weights: np.ndarray,
     evr_total : float
         Of the rank-R reconstruction.
     """
-    x = np.asarray(tensor)
-    w = np.asarray(weights, dtype=np.float64)
-    a0 = np.asarray(factors[0], dtype=np.float64) * w[None, :]
-    kr = _khatri_rao_rest(factors[1:]) if len(factors) > 1 else np.ones((1, w.size))
+    x2, a0, kr = _unfolded_model(tensor, weights, factors)
     n_rest = kr.shape[0]
-    if a0.shape[0] * n_rest != x.size:
-        raise TCAError(f"factors of shapes {[np.shape(f) for f in factors]} do not match a "
-                       f"tensor of shape {x.shape}")
-    x2 = x.reshape(x.shape[0], n_rest)
-    R = w.size
+    R = a0.shape[1]
     s_x = s_xx = 0.0
     s_e = np.zeros(R + 1)
     s_ee = np.zeros(R + 1)
@@ -861,7 +869,7 @@ def explained_variance_ratios(tensor: np.ndarray, weights: np.ndarray,
         e = xc - ac @ kr.T
         s_e[R] += e.sum()
         s_ee[R] += np.square(e).sum()
-    n = float(x.size)
+    n = float(x2.size)
     var_x = s_xx / n - (s_x / n) ** 2
     if var_x <= 0:
         raise TCAError("the tensor is constant: explained variance is undefined")
@@ -888,15 +896,8 @@ def relative_error(tensor: np.ndarray, weights: np.ndarray, factors: Sequence[np
     float
         0 for an exact model; ``nan`` for an all-zero tensor.
     """
-    x = np.asarray(tensor)
-    w = np.asarray(weights, dtype=np.float64)
-    a0 = np.asarray(factors[0], dtype=np.float64) * w[None, :]
-    kr = _khatri_rao_rest(factors[1:]) if len(factors) > 1 else np.ones((1, w.size))
+    x2, a0, kr = _unfolded_model(tensor, weights, factors)
     n_rest = kr.shape[0]
-    if a0.shape[0] * n_rest != x.size:
-        raise TCAError(f"factors of shapes {[np.shape(f) for f in factors]} do not match a "
-                       f"tensor of shape {x.shape}")
-    x2 = x.reshape(x.shape[0], n_rest)
     s_xx = s_ee = 0.0
     step = max(1, int(chunk_elements // max(n_rest, 1)))
     for i in range(0, x2.shape[0], step):

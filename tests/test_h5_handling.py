@@ -45,7 +45,7 @@ def test_merge_is_recursive_and_replaces_only_what_it_names(tmp_path, how):
 
 
 def test_merge_errors_leave_the_file_intact(tmp_path):
-    path, d = _tree(tmp_path)
+    path, _ = _tree(tmp_path)
     with pytest.raises(ValueError, match="exactly one"):
         H.merge_dict_into_h5_file({"b": 1})
     with pytest.raises(FileNotFoundError, match="missing.h5"):
