@@ -1345,7 +1345,7 @@ def _resolve_videos(obj: Any) -> list[np.ndarray | _VideoRef]:
                 raise TrackingError(f"video array: {v.shape} {v.dtype}, expected (T, H, W[, C]) "
                                     "uint8")
             out.append(v)
-        elif isinstance(v, str) and v.lower().startswith("sftp://"):
+        elif fr_video._is_remote(v):
             out.append(_VideoRef(v))  # probed (and validated) over the network
         elif isinstance(v, (str, os.PathLike)):
             p = Path(v)

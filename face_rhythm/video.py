@@ -420,7 +420,10 @@ class FrameSource:
             del out
 
     def _fill(self, start: int, out: np.ndarray) -> None:
-        raise NotImplementedError
+        """Decode frames ``start, start + 1, ...`` into ``out`` (uint8, ``(n, H, W, 3)`` RGB or
+        ``(n, H, W)`` gray): implemented by the sources whose :meth:`_stream` is
+        :meth:`_pooled_stream`."""
+        raise NotImplementedError(f"{type(self).__name__} does not decode into given arrays")
 
     def declared_frames(self) -> int | None:
         """Frame count the container header declares, when it differs in origin from
@@ -618,16 +621,26 @@ class _OpenCVSource(FrameSource):
         raise VideoError(self.path, f"cannot decode frame {idx} of {self.n_frames} (truncated "
                                     "or corrupt file)")
 
-    def _read_into(self, out: np.ndarray, idx: int) -> None:
-        """Decode the next frame into ``out``: ``(H, W, 3)`` RGB or ``(H, W)`` gray."""
-        ok, img = self._cap.read(self._bgr)
+    def _read_bgr(self, dst: np.ndarray, idx: int) -> None:
+        """Decode the next frame (frame ``idx``) into ``dst``, ``(H, W, 3)`` BGR; a
+        :class:`VideoError` when decoding fails or the frame has another size."""
+        ok, img = self._cap.read(dst)
         if not ok or img is None:
             self._fail(idx)
-        if img.shape != self._bgr.shape:
-            if img.ndim != 2 or img.shape != self._bgr.shape[:2]:
-                raise VideoError(self.path, f"frame {idx} has shape {img.shape}, expected "
-                                            f"{self._bgr.shape}")
-            img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+        if img is dst:
+            return
+        if img.shape == dst.shape:
+            np.copyto(dst, img)
+        elif img.ndim == 2 and img.shape == dst.shape[:2]:
+            cv2.cvtColor(img, cv2.COLOR_GRAY2BGR, dst=dst)
+        else:
+            raise VideoError(self.path, f"frame {idx} has shape {img.shape}, expected "
+                                        f"{dst.shape}")
+
+    def _read_into(self, out: np.ndarray, idx: int) -> None:
+        """Decode the next frame into ``out``: ``(H, W, 3)`` RGB or ``(H, W)`` gray."""
+        self._read_bgr(self._bgr, idx)
+        img = self._bgr
         if out.ndim == 2:  # the channel mean does not depend on their order: no BGR->RGB
             cv2.transform(img, _GRAY_WEIGHTS, dst=out)
         else:
@@ -673,21 +686,7 @@ class _OpenCVSource(FrameSource):
                     i = free.get()
                     if i is None:
                         return
-                    ok, img = self._cap.read(ring[i])
-                    if not ok or img is None:
-                        n_read[0] = -1
-                        ready.put(_Failure(VideoError(
-                            self.path, f"cannot decode frame {idx} of {self.n_frames} "
-                                       "(truncated or corrupt file)")))
-                        return
-                    if img.shape != ring[i].shape:
-                        if img.ndim != 2 or img.shape != ring[i].shape[:2]:
-                            n_read[0] = -1
-                            ready.put(_Failure(VideoError(
-                                self.path, f"frame {idx} has shape {img.shape}, expected "
-                                           f"{ring[i].shape}")))
-                            return
-                        cv2.cvtColor(img, cv2.COLOR_GRAY2BGR, dst=ring[i])
+                    self._read_bgr(ring[i], idx)  # a failure is forwarded below
                     n_read[0] += 1
                     ready.put(i)
             except BaseException as exc:  # noqa: BLE001 - forwarded to the consumer
