@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from . import registration as reg
+from .errors import AlignmentParamsError
 from .h5_handling import atomic_h5, load_top_datasets
 from .remote import SFTPVideoFrameExtractor
 from .video import get_frames
@@ -79,10 +80,6 @@ DEFAULT_PARAMS_VQT_REFERENCE: dict[str, Any] = {
     "padding": "valid",
     "fft_conv": True,
 }
-
-
-class AlignmentParamsError(ValueError):
-    """Bad reference-frame parameter."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -49,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import TCAError
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -90,10 +92,6 @@ METHODS = ("CP_NN_HALS", "CP", "RandomizedCP", "ConstrainedCP")
 _COMBINE = ("concatenate", "stack", "separate")
 _CONCAT_KEY = "concatenated"
 _STACK_KEY = "stacked"
-
-
-class TCAError(ValueError):
-    """Bad input or parameters for tensor component analysis."""
 
 
 # ----------------------------------------------------------------------------- named dims

@@ -11,22 +11,19 @@ stored as attributes or as a JSON string dataset, see :mod:`face_rhythm.provenan
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-logger = logging.getLogger(__name__)
+from .atomic import atomic_h5, atomic_path
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "atomic_h5",
@@ -40,33 +37,6 @@ __all__ = [
     "simple_save",
     "write_dict_to_h5",
 ]
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` on success.
-
-    On an exception the temporary file is removed and ``path`` is left untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; results should be shareable
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
-
-
-@contextlib.contextmanager
-def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
-    """Open a new HDF5 file for writing that appears at ``path`` only when closed cleanly."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
-        yield f
 
 
 def _write_item(group: h5py.Group, key: str, value: Any, compression: str | None) -> None:

@@ -55,6 +55,7 @@ from scipy.spatial import cKDTree
 
 from . import rois as fr_rois
 from . import video as fr_video
+from .errors import TrackingError
 from .runlog import progress_bar
 
 logger = logging.getLogger(__name__)
@@ -83,10 +84,6 @@ __all__ = [
     "validate_frames_freeze",
     "validate_points",
 ]
-
-
-class TrackingError(ValueError):
-    """Bad input to the tracker (points, masks, parameters, frame ranges)."""
 
 
 # ----------------------------------------------------------------------------- parameters

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["describe_inputs", "find_run_info", "package_versions", "read_run_info", "redact",
-           "run_info", "run_info_to_h5_dict"]
+           "run_info", "run_info_to_h5_dict", "write_run_info"]
 
 _PACKAGES = ("face-rhythm", "numpy", "scipy", "torch", "opencv-python-headless", "opencv-python",
              "decord2", "vqt", "tensorly", "h5py", "pandas", "snakemake")
@@ -106,6 +106,27 @@ def _jsonable(obj: Any) -> Any:
 def run_info_to_h5_dict(info: Mapping[str, Any]) -> dict[str, str]:
     """The form stored in HDF5 under ``run_info``: one JSON string per top-level key."""
     return {k: json.dumps(v, default=_jsonable, sort_keys=True) for k, v in info.items()}
+
+
+def write_run_info(parent, info: Mapping[str, Any] | None, name: str = "run_info") -> None:
+    """Store ``info`` as the group ``name`` of an open HDF5 file or group (the one writer).
+
+    Parameters
+    ----------
+    parent : h5py.File or h5py.Group
+        Open for writing; the group ``name`` is replaced if it exists.
+    info : mapping or None
+        From :func:`run_info`; ``None`` writes nothing.
+    name : str, optional
+        Name of the group.
+    """
+    if info is None:
+        return
+    if name in parent:
+        del parent[name]
+    group = parent.create_group(name)
+    for key, value in run_info_to_h5_dict(info).items():
+        group.create_dataset(key, data=value)
 
 
 def read_run_info(h5_group) -> dict[str, Any]:

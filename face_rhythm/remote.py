@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import RemoteVideoError
 from .video import FrameSource, VideoError, alloc_frames
 
 logger = logging.getLogger(__name__)
@@ -68,14 +69,6 @@ KEY_ENV = "FACE_RHYTHM_SFTP_KEY"
 
 _PROBE_TIMEOUT_S = 120.0
 _FORBIDDEN_PASSWORD_CHARS = set(":@/'\\\n\r\t ")
-
-
-class RemoteVideoError(VideoError, RuntimeError):
-    """A remote (or ffmpeg-read) video cannot be used: ``"<url>: <problem>"``.
-
-    Both a :class:`ValueError` (as every :class:`VideoError`) and a :class:`RuntimeError`
-    (what the reference's ``SFTPVideoFrameExtractor`` raises).
-    """
 
 
 def is_remote(path: Any) -> bool:

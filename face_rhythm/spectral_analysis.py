@@ -64,6 +64,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import SpectralParamsError
 from .h5_handling import atomic_h5, atomic_path
 from .provenance import run_info, run_info_to_h5_dict
 from .runlog import progress_bar
@@ -117,10 +118,6 @@ def _vqt_keys() -> set[str]:
     import vqt
 
     return set(inspect.signature(vqt.VQT.__init__).parameters) - {"self"}
-
-
-class SpectralParamsError(ValueError):
-    """Invalid spectral-analysis parameters or inputs (one-line message naming the values)."""
 
 
 # ----------------------------------------------------------------------------- parameters

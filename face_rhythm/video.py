@@ -65,6 +65,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from .errors import VideoError
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -112,23 +114,6 @@ _OPENCV_PIPELINE_MIN = 16
 _OPENCV_RING = 4
 
 PathLike = str | os.PathLike
-
-
-class VideoError(ValueError):
-    """A video that cannot be used; the message is ``"<path>: <problem>"``.
-
-    Parameters
-    ----------
-    path : path-like or str
-        The video (file path or URL). With ``problem=None`` it is taken as the whole message.
-    problem : str, optional
-        What is wrong, one line.
-    """
-
-    def __init__(self, path: PathLike, problem: str | None = None) -> None:
-        self.path = None if problem is None else str(path)
-        self.problem = str(path) if problem is None else problem
-        super().__init__(self.problem if problem is None else f"{path}: {problem}")
 
 
 class _BackendUnavailable(Exception):

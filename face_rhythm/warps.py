@@ -42,6 +42,8 @@ import numpy as np
 import scipy.interpolate
 import torch
 
+from .errors import RegistrationError
+
 __all__ = [
     "RegistrationError",
     "apply_warp_transform",
@@ -59,10 +61,6 @@ __all__ = [
     "transform_points",
     "warp_matrix_to_remappingIdx",
 ]
-
-
-class RegistrationError(ValueError):
-    """Bad input to a registration function (shape, dtype, unknown option)."""
 
 
 def as_3x3(warp_matrix: np.ndarray) -> np.ndarray:

@@ -1,0 +1,92 @@
+"""The one error family of face-rhythm.
+
+Every error a user can cause (a bad video, a bad config value, an ROI outside the frame)
+raises a subclass of :class:`FaceRhythmError`, whose message is one line naming the file or
+key and the problem. ``FaceRhythmError`` is a ``ValueError``, so code written against the
+original package's ``ValueError`` keeps working. A traceback that is not one of these is a
+bug.
+
+=========================  ==========================================================
+class                      raised for
+=========================  ==========================================================
+``ConfigError``            an unknown key or impossible value in a config section
+``VideoError``             a video that cannot be used (missing, corrupt, too short)
+``RemoteVideoError``       an ``sftp://`` video that cannot be reached
+``RoiError``               a polygon, mask, ROI file or point grid that cannot be used
+``TrackingError``          tracking parameters or inputs
+``SpectralParamsError``    VQT parameters against the data (window, Nyquist, device)
+``TCAError``               decomposition parameters or inputs
+``RegistrationError``      images, warps or options of a registration
+``AlignmentParamsError``   reference-frame and session-alignment parameters
+=========================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "AlignmentParamsError",
+    "ConfigError",
+    "FaceRhythmError",
+    "RegistrationError",
+    "RemoteVideoError",
+    "RoiError",
+    "SpectralParamsError",
+    "TCAError",
+    "TrackingError",
+    "VideoError",
+]
+
+
+class FaceRhythmError(ValueError):
+    """Root of every error a user's input can cause; the message is one line."""
+
+
+class ConfigError(FaceRhythmError):
+    """A config section with an unknown key or an impossible value."""
+
+
+class VideoError(FaceRhythmError):
+    """A video that cannot be used; the message is ``"<path>: <problem>"``.
+
+    Parameters
+    ----------
+    path : path-like or str
+        The video (file path or URL). With ``problem=None`` it is taken as the whole message.
+    problem : str, optional
+        What is wrong, one line.
+    """
+
+    def __init__(self, path: str | os.PathLike, problem: str | None = None) -> None:
+        self.path = None if problem is None else str(path)
+        self.problem = str(path) if problem is None else problem
+        super().__init__(self.problem if problem is None else f"{path}: {problem}")
+
+
+class RemoteVideoError(VideoError, RuntimeError):
+    """An ``sftp://`` video that cannot be reached or read (network, credentials, ffmpeg)."""
+
+
+class RoiError(FaceRhythmError):
+    """A polygon, mask, ROI file or grid of points that cannot be used."""
+
+
+class TrackingError(FaceRhythmError):
+    """Bad tracking parameter or input."""
+
+
+class SpectralParamsError(FaceRhythmError):
+    """Bad VQT / spectrogram parameter (or one that does not fit the data)."""
+
+
+class TCAError(FaceRhythmError):
+    """Bad decomposition parameter or input."""
+
+
+class RegistrationError(FaceRhythmError):
+    """Bad input to a registration function (shape, dtype, unknown option)."""
+
+
+class AlignmentParamsError(FaceRhythmError):
+    """Bad reference-frame or session-alignment parameter."""
