@@ -18,7 +18,7 @@ import yaml
 
 from face_rhythm import synthetic as S
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
 SESSIONS = ("day1", "day2", "day3")
 CAMERA = {"day2": {"shift": [4.0, -3.0], "rotation_deg": 2.0},

@@ -29,7 +29,7 @@ import pytest
 import yaml
 from h5compare import compare_results
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GPU_RULES = {"spectrogram", "tca", "tca_all_sessions"}
 SUBMITTED_RULES = ("demo_video", "video_metadata", "rois", "track_points", "spectrogram", "tca")
 SESSIONS = ("s1", "s2")

@@ -27,7 +27,7 @@ import h5py
 import yaml
 from h5compare import compare_results
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SESSION = "s1"
 VIDEOS = ("v1", "v2")
 COPIED = ("Snakefile", "workflow", "config", ".test")
