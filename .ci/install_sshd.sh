@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the SFTP tests (tests/test_remote.py) need: Debian's OpenSSH server (the test
+# Install what the SFTP tests (tests/video/test_remote.py) need: Debian's OpenSSH server (the test
 # starts its own sshd on 127.0.0.1 with temporary keys; no system service is enabled) and
 # ffmpeg/ffprobe built with libssh (they stream frames over sftp://).
 # Idempotent: does nothing when both are already there. Needs root (apt-get).

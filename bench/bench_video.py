@@ -9,7 +9,7 @@ Prints:
    the first 5 chunks (every loop has opened its decoder; the reader has paged in its recycled
    chunk buffers); the rate over the whole run and the one-off costs (probe, open) are printed
    too. Bare OpenCV and the reader forced onto decord2 for reference (``backend="auto"``
-   probes with decord2 and streams with OpenCV, see face_rhythm/video.py);
+   probes with decord2 and streams with OpenCV, see face_rhythm/video/backends.py);
 2. with a consumer that works on each chunk, the wall time without prefetch (decode + work in
    series) vs with prefetch, and the share of the decode time hidden (target: most of it);
    once with a waiting consumer (I/O or GPU bound: sleep) and once with a CPU-bound one;
@@ -325,7 +325,7 @@ def section_memory(minutes: list[float]) -> None:
                   f"{b['peak_kb'] / a['peak_kb']:.3f} (target 0.9..1.1)")
     chunk_mb = 64 * 240 * 320 * 3 / 2**20
     print(f"  (one chunk = {chunk_mb:.1f} MiB; the reader's bound, (prefetch + 2) recycled chunks"
-          f" = {4 * chunk_mb:.1f} MiB; backend=auto streams with OpenCV, see video.py)")
+          f" = {4 * chunk_mb:.1f} MiB; backend=auto streams with OpenCV, see video/backends.py)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,8 +13,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import h5py
+if TYPE_CHECKING:
+    import h5py
 
 __all__ = ["atomic_h5", "atomic_path"]
 
@@ -45,5 +47,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 @contextlib.contextmanager
 def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
     """Open a new HDF5 file for writing that appears at ``path`` only when closed cleanly."""
+    import h5py  # lazy: writers of text files need not load HDF5
+
     with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
         yield f

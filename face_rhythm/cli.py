@@ -21,46 +21,41 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .h5_handling import read_file_run_info, show_item_tree
+from .provenance import package_versions
+from .roi_server import add_rois_parser
+from .runlog import setup_logging
+from .synthetic import default_face, write_video
 
 __all__ = ["build_parser", "main"]
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    import h5py
-
-    from .h5_handling import show_item_tree
-    from .provenance import find_run_info
-
     path = Path(args.file)
     if not path.is_file():
         raise SystemExit(f"face-rhythm info: {path}: no such file")
     try:
-        f = h5py.File(path, "r")
+        tree = show_item_tree(path=path, depth=args.depth, show_metadata=False)
+        info = read_file_run_info(path)
     except OSError as e:
         raise SystemExit(f"face-rhythm info: {path}: not a readable HDF5 file ({e})") from None
-    with f:
-        sys.stdout.write(f"{path}\n")
-        sys.stdout.write(show_item_tree(f, depth=args.depth, show_metadata=False) + "\n")
-        info = find_run_info(f)
-        if info:
-            sys.stdout.write("\nprovenance (run_info):\n")
-            sys.stdout.write(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
-        else:
-            sys.stdout.write("\nno run_info in this file\n")
+    sys.stdout.write(f"{path}\n")
+    sys.stdout.write(tree + "\n")
+    if info:
+        sys.stdout.write("\nprovenance (run_info):\n")
+        sys.stdout.write(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
+    else:
+        sys.stdout.write("\nno run_info in this file\n")
     return 0
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
-    from .provenance import package_versions
-
     for k, v in package_versions().items():
         sys.stdout.write(f"{k}: {v}\n")
     return 0
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from .synthetic import default_face, write_video
-
     face = default_face(height=args.height, width=args.width, frame_rate=args.fps,
                         duration_s=args.duration, seed=args.seed)
     write_video(face, args.output)
@@ -91,19 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_synth)
 
-    try:
-        from .roi_server import add_rois_parser
-    except ImportError:  # pragma: no cover - only while the module is missing
-        pass
-    else:
-        add_rois_parser(sub)
+    add_rois_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .runlog import setup_logging
-
     setup_logging(None, level=logging.DEBUG if args.verbose else logging.INFO)
     return int(args.func(args) or 0)
 

@@ -18,6 +18,8 @@ class                      raised for
 ``TCAError``               decomposition parameters or inputs
 ``RegistrationError``      images, warps or options of a registration
 ``AlignmentParamsError``   reference-frame and session-alignment parameters
+``VisualizationError``     an image, colour, point array or frame range that cannot be drawn
+``NWBExportError``         a session's outputs that do not fit into one NWB file
 =========================  ==========================================================
 """
 
@@ -29,6 +31,7 @@ __all__ = [
     "AlignmentParamsError",
     "ConfigError",
     "FaceRhythmError",
+    "NWBExportError",
     "RegistrationError",
     "RemoteVideoError",
     "RoiError",
@@ -36,6 +39,7 @@ __all__ = [
     "TCAError",
     "TrackingError",
     "VideoError",
+    "VisualizationError",
 ]
 
 
@@ -90,3 +94,11 @@ class RegistrationError(FaceRhythmError):
 
 class AlignmentParamsError(FaceRhythmError):
     """Bad reference-frame or session-alignment parameter."""
+
+
+class VisualizationError(FaceRhythmError):
+    """An image, colour, point array, figure path or frame range that cannot be drawn."""
+
+
+class NWBExportError(FaceRhythmError):
+    """Outputs of a session that do not fit together (shapes, videos, frequencies, paths)."""

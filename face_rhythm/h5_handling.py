@@ -22,6 +22,8 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_h5, atomic_path
+from .errors import ConfigError, FaceRhythmError
+from .provenance import find_run_info
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ __all__ = [
     "load_top_datasets",
     "merge_dict_into_h5_file",
     "merge_helper",
+    "read_file_run_info",
     "show_item_tree",
     "simple_load",
     "simple_save",
@@ -138,7 +141,7 @@ def load_top_datasets(filepath: str | os.PathLike, required: str, what: str) -> 
 
     Raises
     ------
-    FileNotFoundError, ValueError
+    FileNotFoundError, FaceRhythmError
         A missing file, or one without ``required``; the message names the file.
     """
     filepath = Path(filepath)
@@ -146,7 +149,7 @@ def load_top_datasets(filepath: str | os.PathLike, required: str, what: str) -> 
         raise FileNotFoundError(f"{filepath}: {what} file not found")
     with h5py.File(filepath, "r") as f:
         if required not in f:
-            raise ValueError(f"{filepath}: no {required!r} dataset (not a {what})")
+            raise FaceRhythmError(f"{filepath}: no {required!r} dataset (not a {what})")
         out = {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
     for k, v in list(out.items()):
         if isinstance(v, bytes):
@@ -182,7 +185,7 @@ def merge_dict_into_h5_file(d: Mapping[str, Any], filepath: str | os.PathLike | 
     original intact; ``h5Obj`` (opened writable) is changed in place.
     """
     if (filepath is None) == (h5Obj is None):
-        raise ValueError("give exactly one of filepath and h5Obj")
+        raise ConfigError("give exactly one of filepath and h5Obj")
     if h5Obj is not None:
         merge_helper(d, h5Obj)
         return
@@ -224,7 +227,7 @@ def show_item_tree(
 
     if hObj is None:
         if path is None:
-            raise ValueError("give hObj or path")
+            raise ConfigError("give hObj or path")
         with h5py.File(path, "r") as f:
             walk(f, indent_level)
     else:
@@ -232,3 +235,14 @@ def show_item_tree(
     text = "\n".join(lines)
     logger.info("%s", text)
     return text
+
+
+def read_file_run_info(path: str | os.PathLike) -> dict[str, Any] | None:
+    """Provenance of an output file on disk (HDF5 or NWB), or None when it has none.
+
+    Opens ``path`` read-only and returns :func:`face_rhythm.provenance.find_run_info` of it:
+    the ``run_info`` group of the workflow's HDF5 files, or an NWB export's ``general/notes``.
+    Raises ``OSError`` when ``path`` is not a readable HDF5 file.
+    """
+    with h5py.File(path, "r") as f:
+        return find_run_info(f)

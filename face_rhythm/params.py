@@ -50,7 +50,7 @@ def check_keys(mapping: Mapping[str, Any], allowed: Iterable[str], section: str,
 def _field_types(cls: type) -> dict[str, Any]:
     try:
         return typing.get_type_hints(cls)
-    except Exception:  # unresolvable forward references: no conversion beyond the value
+    except (NameError, TypeError, AttributeError):  # unresolvable forward references: no conversion beyond the value
         return {}
 
 

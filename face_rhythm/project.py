@@ -17,6 +17,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from face_rhythm.errors import ConfigError
 from face_rhythm.h5_handling import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -30,8 +33,6 @@ def _paths(directory: Path) -> dict[str, str]:
 
 
 def _write_yaml(d: dict[str, Any], path: Path) -> None:
-    import yaml
-
     with atomic_path(path) as tmp:
         tmp.write_text(yaml.safe_dump(d, sort_keys=False))
 
@@ -78,11 +79,9 @@ def prepare_project(directory_project: str | os.PathLike = "./", overwrite_confi
         _write_yaml({"paths": _paths(directory)}, path_config)
         logger.info("wrote %s", path_config)
     elif update_project_paths:
-        import yaml
-
         cfg = yaml.safe_load(path_config.read_text()) or {}
         if not isinstance(cfg, dict):
-            raise ValueError(f"{path_config}: not a YAML mapping")
+            raise ConfigError(f"{path_config}: not a YAML mapping")
         cfg["paths"] = {**(cfg.get("paths") or {}), **_paths(directory)}
         _write_yaml(cfg, path_config)
         logger.info("updated paths in %s", path_config)

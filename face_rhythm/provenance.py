@@ -124,7 +124,7 @@ def write_run_info(parent, info: Mapping[str, Any] | None, name: str = "run_info
         return
     if name in parent:
         del parent[name]
-    group = parent.create_group(name)
+    group = parent.create_group(name, track_order=True)
     for key, value in run_info_to_h5_dict(info).items():
         group.create_dataset(key, data=value)
 

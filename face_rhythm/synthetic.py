@@ -36,6 +36,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .errors import ConfigError
 from .h5_handling import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -145,14 +146,14 @@ class SyntheticFace:
 
     def __post_init__(self):
         if self.height < 16 or self.width < 16:
-            raise ValueError(f"synthetic face: frame {self.height}x{self.width} is too small")
+            raise ConfigError(f"synthetic face: frame {self.height}x{self.width} is too small")
         if self.n_frames < 1 or self.frame_rate <= 0:
-            raise ValueError(f"synthetic face: n_frames={self.n_frames}, "
+            raise ConfigError(f"synthetic face: n_frames={self.n_frames}, "
                              f"frame_rate={self.frame_rate} must be positive")
         nyq = self.frame_rate / 2
         for c in self.components:
             if not 0 < c.frequency_hz < nyq:
-                raise ValueError(f"synthetic face: component {c.name!r} frequency "
+                raise ConfigError(f"synthetic face: component {c.name!r} frequency "
                                  f"{c.frequency_hz} Hz is not inside (0, Nyquist={nyq} Hz)")
 
     # ---------------------------------------------------------------- static parts
@@ -201,7 +202,7 @@ class SyntheticFace:
                                      np.minimum(0.5 - 0.5 * np.cos(np.pi * rise),
                                                 0.5 - 0.5 * np.cos(np.pi * fall)), 0.0)
             else:
-                raise ValueError(f"component {c.name!r}: unknown envelope {c.envelope!r}")
+                raise ConfigError(f"component {c.name!r}: unknown envelope {c.envelope!r}")
         return out
 
     def amplitudes(self, frames: Sequence[int] | np.ndarray | None = None) -> np.ndarray:

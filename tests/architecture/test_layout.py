@@ -21,8 +21,8 @@ IMPORT_PATHS = json.loads((Path(__file__).with_name("import_paths.json")).read_t
 
 #: Modules allowed to open HDF5 files with raw h5py: the generic helpers, the result-file
 #: rooms of the stage packages (``<package>/results.py``), the ROI file formats (the
-#: original's ROIs.h5 is an input format) and the NWB export (its own file).
-H5_OWNERS = ("face_rhythm/atomic.py", "face_rhythm/h5_handling.py", "face_rhythm/nwb.py")
+#: original's ROIs.h5 is an input format).
+H5_OWNERS = ("face_rhythm/atomic.py", "face_rhythm/h5_handling.py")
 H5_OWNER_PATTERNS = (r"face_rhythm/[a-z_]+/results\.py", r"face_rhythm/rois/files\.py")
 
 #: Modules longer than 500 lines, each holding one concept only (and why it is long).

@@ -1,29 +1,11 @@
 # Input functions and settings of the rules in alignment.smk (kept apart: snakemake --lint
 # wants rules and functions in different files).
 
-ALIGNMENT_DEFAULTS = {
-    "enabled": False,
-    "template_session": None,
-    "template_method": "fixed",
-    "backend": "ECC_cv2",
-    "mode_transform": "euclidean",
-    "z_threshold": 4.0,
-    "use_match_search": True,
-    "nonrigid": None,
-    "ds_factor": 20,
-    "ptile_specVar_keep": 10.0,
-    "max_frames_per_video": 3000,
-    "clip_limit": 2.0,
-    "grid_size": 20,
-    "params_vqt": {},
-    "kwargs_backend": {},
-    "device": "cpu",
-}
-
 
 def alignment_config():
-    """The config's alignment section over ALIGNMENT_DEFAULTS."""
-    return {**ALIGNMENT_DEFAULTS, **dict(config.get("alignment") or {})}
+    """The ``alignment`` section as it is, with the schema's defaults filled in by ``validate``
+    (they equal :class:`face_rhythm.registration.AlignmentParams`'s, a test checks)."""
+    return dict(config["alignment"])
 
 
 def alignment_enabled():

@@ -2,10 +2,11 @@ import logging
 import math
 from pathlib import Path
 
-import h5py
-
 import pandas as pd
 from snakemake.utils import validate
+
+from face_rhythm.rois import read_rois_h5
+from face_rhythm.video import is_remote as video_is_remote
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -72,7 +73,7 @@ def video_row(wildcards):
 
 def is_remote(path):
     """An sftp:// URL: streamed by the scripts, not a file Snakemake can track."""
-    return str(path).lower().startswith("sftp://")
+    return video_is_remote(path)
 
 
 def local_files(paths):
@@ -115,7 +116,7 @@ def video_fps(wildcards):
 
 def previous_video_id(wildcards):
     """With tracking.contiguous, the session's video before this one (None for the first)."""
-    if not config["tracking"].get("contiguous", False):
+    if not config["tracking"]["contiguous"]:
         return None
     videos = session_video_ids(wildcards.session)
     i = videos.index(wildcards.video)
@@ -151,7 +152,7 @@ def first_video_of_session(wildcards):
 
 def demo_params(wildcards):
     """Parameters of one synthetic demo video: config['demo'] plus a per-video seed and camera."""
-    demo = dict(config.get("demo", {}))
+    demo = dict(config["demo"])
     keys = list(VIDEOS.index)
     index = (
         keys.index((wildcards.session, wildcards.video))
@@ -160,15 +161,17 @@ def demo_params(wildcards):
     )
     camera = demo.pop("sessions", {}).get(wildcards.session, {})
     # one face (texture seed) for every video and session; sensor noise differs per video
-    demo["seed"] = int(demo.get("seed", 0))
-    demo["noise_seed"] = int(demo.get("seed", 0)) + index
-    demo["camera_shift"] = list(camera.get("shift", [0.0, 0.0]))
-    demo["camera_rotation_deg"] = float(camera.get("rotation_deg", 0.0))
+    demo["noise_seed"] = int(demo["seed"]) + index
+    # a session's camera move, when the config gives one (else default_face's: none)
+    if "shift" in camera:
+        demo["camera_shift"] = list(camera["shift"])
+    if "rotation_deg" in camera:
+        demo["camera_rotation_deg"] = float(camera["rotation_deg"])
     return demo
 
 
 def rois_file(wildcards):
-    path = config["rois"].get("file")
+    path = config["rois"]["file"]
     return [path] if path else []
 
 
@@ -211,7 +214,7 @@ def runtime_min(base, per_input_mb=0.0):
 def gpu_request(section):
     """Number of GPUs to request, 1 when the config section says ``device: cuda`` or ``auto``
     (the SLURM plugin turns ``gpu: 1`` into ``sbatch --gpus=1``), else 0 (a CPU job)."""
-    return 1 if str(config[section].get("device", "cpu")) in ("cuda", "auto") else 0
+    return 1 if str(config[section]["device"]) in ("cuda", "auto") else 0
 
 
 # Tracking cost per point and frame, in s: measured 11-13 us with the reference's parameters
@@ -228,8 +231,7 @@ def tracking_runtime(wildcards, input, attempt):
         .set_index("video")
         .loc[wildcards.video, "n_frames"]
     )
-    with h5py.File(input.rois, "r") as f:
-        points = int(f["point_positions"].shape[0])
+    points = read_rois_h5(input.rois).n_points
     minutes = 10 + frames * points * TRACKING_S_PER_POINT_FRAME / 60
     return int(math.ceil(minutes * attempt))
 
@@ -238,16 +240,16 @@ def final_outputs():
     outputs = []
     for s, v in zip(VIDEOS["session"], VIDEOS["video"]):
         outputs.append(f"results/{s}/{v}/spectrogram.h5")
-    if config["tca"].get("per_session", True):
+    if config["tca"]["per_session"]:
         outputs += expand("results/{session}/tca.h5", session=SESSIONS)
-    if config["tca"].get("all_sessions", False):
+    if config["tca"]["all_sessions"]:
         outputs.append("results/all_sessions/tca.h5")
-    if config["outputs"].get("overlay_video", True):
+    if config["outputs"]["overlay_video"]:
         outputs += [
             f"results/{s}/{v}/overlay.mp4"
             for s, v in zip(VIDEOS["session"], VIDEOS["video"])
         ]
-    if config["outputs"].get("nwb", False):
+    if config["outputs"]["nwb"]:
         outputs += [f"results/{s}/{s}.nwb" for s in SESSIONS]
     outputs += [f"results/{s}/run_info.tsv" for s in SESSIONS]
     outputs += alignment_outputs()

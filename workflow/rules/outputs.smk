@@ -18,7 +18,7 @@ rule overlay_video:
     output:
         # in the report only on request: a long video would bloat the self-contained HTML
         video=report_if(
-            outputs_config().get("overlay_in_report", False),
+            outputs_config()["overlay_in_report"],
             "results/{session}/{video}/overlay.mp4",
             caption="../report/overlay_video.rst",
             category="Tracking",

@@ -8,7 +8,9 @@ def report_if(flag, path, **kwargs):
 
 
 def outputs_config():
-    return dict(config.get("outputs", {}))
+    """The ``outputs`` section, with the schema's defaults filled in by ``validate``
+    (they equal :class:`face_rhythm.visualization.OutputsParams`'s, a test checks)."""
+    return dict(config["outputs"])
 
 
 def session_trackings(wildcards):
@@ -20,7 +22,7 @@ def session_trackings(wildcards):
 
 
 def session_tca_input(wildcards):
-    if config["tca"].get("per_session", True):
+    if config["tca"]["per_session"]:
         return [f"results/{wildcards.session}/tca.h5"]
     return []
 

@@ -26,6 +26,6 @@ rule video_metadata:
         fps=session_video_fps,
         backend=config["video_backend"],
         vqt=config["vqt"],
-        idx_start=config["tracking"].get("idx_start", 0),
+        idx_start=config["tracking"]["idx_start"],
     script:
         "../scripts/video_metadata.py"

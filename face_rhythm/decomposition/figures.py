@@ -1,0 +1,227 @@
+"""Figures of a decomposition: one per component (x/y spatial maps, frequency profile, time
+courses) and the EVR bar chart. matplotlib is imported inside the functions that draw."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from face_rhythm.errors import TCAError
+
+from .results import TCAFile
+
+__all__ = ["hz_ticks", "plot_component", "plot_evr", "save_tca_figures", "use_headless_backend"]
+
+
+def hz_ticks(f_min: float, f_max: float) -> np.ndarray:
+    """A few readable tick positions (Hz) for a log frequency axis from ``f_min`` to ``f_max``.
+
+    Powers of two (..., 0.25, 0.5, 1, 2, 4, 8, 16, 32, ...) inside the range; when fewer than
+    two fall inside (a narrow range), three values spread evenly on the log scale, rounded to
+    two significant digits.
+    """
+    f_min, f_max = float(min(f_min, f_max)), float(max(f_min, f_max))
+    if not (np.isfinite(f_min) and np.isfinite(f_max)) or f_max <= 0:
+        raise TCAError(f"frequency range ({f_min}, {f_max}) Hz is not a positive range")
+    f_min = max(f_min, f_max * 1e-6)
+    k = np.arange(np.floor(np.log2(f_min)), np.ceil(np.log2(f_max)) + 1)
+    ticks = 2.0 ** k
+    eps = 1e-9 * f_max
+    ticks = ticks[(ticks >= f_min - eps) & (ticks <= f_max + eps)]
+    if ticks.size < 2:
+        g = np.geomspace(f_min, f_max, 3)
+        ticks = np.unique([float(f"{v:.2g}") for v in g])
+    return ticks
+
+
+def _log_hz_axis(ax, frequencies: np.ndarray) -> None:
+    """Log x axis in Hz with :func:`hz_ticks` labels in plain numbers, minor labels off."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
+    f = np.asarray(frequencies, dtype=np.float64)
+    f = f[np.isfinite(f) & (f > 0)]
+    ax.set_xscale("log")
+    if f.size == 0:
+        return
+    fmt = ScalarFormatter()
+    fmt.set_scientific(False)
+    fmt.set_useOffset(False)
+    ax.xaxis.set_major_locator(FixedLocator(hz_ticks(f.min(), f.max())))
+    ax.xaxis.set_major_formatter(fmt)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(f.min() / 1.05, f.max() * 1.05)
+
+
+def plot_component(example_frame: np.ndarray | None, point_positions: np.ndarray,
+                   points_xy: np.ndarray, frequencies: np.ndarray, freq_factor: np.ndarray,
+                   time_courses: Sequence[tuple[str, np.ndarray, np.ndarray]],
+                   title: str = ""):
+    """Figure of one component: x and y spatial maps, frequency profile, time courses.
+
+    Layout: the x and y maps side by side with one horizontal colour bar under them, the
+    frequency profile on a log axis with ticks at powers of two (Hz), then one time-course
+    panel per video (more than 6 videos: one panel, videos end to end).
+
+    Parameters
+    ----------
+    example_frame : (H, W) uint8 or None
+        Drawn in grey under the points.
+    point_positions : (N, 2) (x, y) px
+    points_xy : (2, N)
+        Loading of each point's x and y motion.
+    frequencies : (F,) Hz
+    freq_factor : (F,)
+    time_courses : list of (label, times (T_v,) s, values (T_v,))
+        One per video.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    pts = np.asarray(point_positions, dtype=np.float64)
+    pxy = np.asarray(points_xy, dtype=np.float64)
+    n_t = len(time_courses)
+    one_axis = n_t > 6
+    n_rows_t = 1 if one_axis else max(n_t, 1)
+    fig = plt.figure(figsize=(12, 4.6 + 1.3 * n_rows_t), layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.06, h_pad=0.06, wspace=0.04, hspace=0.04)
+    gs = fig.add_gridspec(1 + n_rows_t, 3, height_ratios=[3.4] + [1] * n_rows_t)
+    vmax = float(np.max(np.abs(pxy))) or 1.0
+    signed = bool(np.min(pxy) < 0)
+    cmap, vmin = ("RdBu_r", -vmax) if signed else ("magma", 0.0)
+    map_axes = []
+    for j, lab in enumerate(("x", "y")):
+        ax = fig.add_subplot(gs[0, j])
+        if example_frame is not None:
+            ax.imshow(example_frame, cmap="gray", interpolation="nearest")
+        sc = ax.scatter(pts[:, 0], pts[:, 1], c=pxy[j], s=14, cmap=cmap, vmin=vmin, vmax=vmax,
+                        edgecolors="none")
+        if example_frame is None:
+            ax.invert_yaxis()
+            ax.set_aspect("equal")
+        ax.set_title(f"{lab} motion")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        map_axes.append(ax)
+    fig.colorbar(sc, ax=map_axes, location="bottom", shrink=0.6, aspect=35, pad=0.02,
+                 label="spatial loading (unit-norm factor)")
+    ax = fig.add_subplot(gs[0, 2])
+    ax.plot(frequencies, freq_factor, "o-", ms=3)
+    _log_hz_axis(ax, frequencies)
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel("frequency loading")
+    ax.set_title("frequency profile")
+    ax.grid(True, which="major", color="0.9", lw=0.6)
+    label_box = {"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1}
+    if one_axis:
+        ax = fig.add_subplot(gs[1, :])
+        offset = 0.0
+        for label, t, v in time_courses:
+            t = np.asarray(t, dtype=np.float64)
+            ax.plot(t - t[0] + offset, v, lw=1)
+            ax.axvline(offset, color="0.7", lw=0.5)
+            ax.text(offset, 0.97, f" {label}", transform=ax.get_xaxis_transform(), fontsize=7,
+                    va="top", bbox=label_box)
+            offset += (t[-1] - t[0]) + (t[1] - t[0] if t.size > 1 else 1.0)
+        ax.set_xlabel("time (s), videos end to end")
+        ax.set_ylabel("loading")
+    else:
+        for i, (label, t, v) in enumerate(time_courses):
+            ax = fig.add_subplot(gs[1 + i, :])
+            ax.plot(t, v, lw=1)
+            ax.text(0.005, 0.95, label, transform=ax.transAxes, fontsize=8, va="top",
+                    bbox=label_box)
+            ax.set_ylabel("loading", fontsize=8)
+            ax.margins(x=0.005)
+            if i == n_t - 1:
+                ax.set_xlabel("time (s)")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_evr(evr: np.ndarray, evr_total: float, title: str = ""):
+    """Bar chart of the EVR of each component, with the total reconstruction EVR."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2), layout="constrained")
+    ax.bar(np.arange(1, len(evr) + 1), evr, color="C0")
+    ax.set_xlabel("component")
+    ax.set_ylabel("explained variance ratio")
+    ax.set_xticks(np.arange(1, len(evr) + 1))
+    ax.set_title(f"{title} total EVR {evr_total:.3f}".strip())
+    return fig
+
+
+def use_headless_backend() -> None:
+    """Draw with matplotlib's Agg backend (no display): for the workflow, before any figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def save_tca_figures(tca: TCAFile | Mapping[str, Any], out_dir: str | os.PathLike,
+                     example_frame: np.ndarray | None = None, dpi: int = 100) -> list[Path]:
+    """Write ``component_01.png``... and ``evr.png`` for one decomposition (atomically).
+
+    Parameters
+    ----------
+    tca : TCAFile or mapping
+        :func:`~.results.read_tca_file` / :func:`~.results.write_tca_h5` output, or the dict
+        of :func:`~.results.tca_h5_dict`.
+    out_dir : path-like
+        The folder, built under a temporary name and renamed into place when complete.
+    example_frame : (H, W) uint8, optional
+        Drawn under the spatial maps.
+    dpi : int
+
+    Returns
+    -------
+    list of Path
+        The PNG files, components first.
+    """
+    import shutil
+    import tempfile
+
+    import matplotlib.pyplot as plt
+
+    if not isinstance(tca, TCAFile):
+        tca = TCAFile.from_dict(tca)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    names = []
+    try:
+        pxy = tca.factors_points_xy
+        freqs = tca.frequencies
+        ff = tca.factors["frequency"]
+        evr = tca.evr
+        R = len(evr)
+        width = max(2, len(str(R)))
+        for r in range(R):
+            tcs = [(f"{s}/{v}", tca.time_axis_seconds[s][v], tca.time_factors[s][v][:, r])
+                   for s, vids in tca.time_factors.items() for v in vids]
+            fig = plot_component(example_frame, tca.point_positions, pxy[:, :, r], freqs,
+                                 ff[:, r], tcs, title=f"component {r + 1} (EVR {evr[r]:.3f})")
+            name = f"component_{r + 1:0{width}d}.png"
+            fig.savefig(tmp / name, dpi=dpi)
+            plt.close(fig)
+            names.append(name)
+        fig = plot_evr(evr, float(tca.evr_total))
+        fig.savefig(tmp / "evr.png", dpi=dpi)
+        plt.close(fig)
+        names.append("evr.png")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return [out_dir / n for n in names]

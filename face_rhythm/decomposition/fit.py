@@ -1,0 +1,227 @@
+"""Fitting: validate a tensor and method parameters, fit a CP model with tensorly.
+
+:func:`fit_cp` runs one of :data:`METHODS` on the numpy or pytorch backend (CPU or CUDA,
+seeded) with the copy-free MTTKRP of :mod:`.mttkrp`, and returns the factors with unit-norm
+columns and the scale in the weights (applied once, nowhere else). tensorly and torch are
+imported lazily.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from face_rhythm.devices import resolve_device as _resolve_device
+from face_rhythm.errors import TCAError
+
+from .mttkrp import _fast_tenalg_backend
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["METHODS", "check_fit_inputs", "fit_cp", "resolve_device"]
+
+#: Decomposition classes of ``tensorly.decomposition`` that :func:`fit_cp` accepts.
+METHODS = ("CP_NN_HALS", "CP", "RandomizedCP", "ConstrainedCP")
+_BACKENDS = ("numpy", "pytorch")
+_DTYPES = ("float32", "float64")
+
+
+def resolve_device(backend: str, device: str | None) -> str:
+    """The device a fit runs on: ``"cpu"``, ``"cuda"`` or ``"cuda:<i>"``.
+
+    A thin adapter over :func:`face_rhythm.devices.resolve_device` for a tensorly backend:
+    ``"auto"`` is ``"cuda"`` when torch sees a GPU (pytorch backend), else ``"cpu"``; the numpy
+    backend runs on the CPU only. ``None`` or ``""`` mean ``"cpu"``.
+
+    Raises
+    ------
+    TCAError
+        An unknown backend, a GPU asked of the numpy backend, CUDA where torch sees none, or
+        an unknown device name.
+    """
+    device = "cpu" if device in (None, "") else str(device)
+    if backend not in _BACKENDS:
+        raise TCAError(f"backend {backend!r} is not 'numpy' or 'pytorch'")
+    if backend == "numpy":
+        if device not in ("cpu", "auto"):
+            raise TCAError(f"device {device!r} needs backend 'pytorch' (numpy runs on the CPU)")
+        return "cpu"
+    if device.startswith("cuda"):
+        import torch  # lazy: only a CUDA request needs to ask torch
+
+        if not torch.cuda.is_available():
+            raise TCAError(f"device {device!r} requested but torch sees no CUDA device")
+    return _resolve_device(device, key="device", error=TCAError)
+
+
+def _method_class(method: str):
+    if method not in METHODS:
+        raise TCAError(f"method {method!r} is not one of {METHODS}")
+    import tensorly.decomposition as tld
+
+    return getattr(tld, method)
+
+
+def _is_non_negative(method: str, params: Mapping[str, Any]) -> bool:
+    if method == "CP_NN_HALS":
+        return params.get("nn_modes", "all") not in (None, [], ())
+    if method == "ConstrainedCP":
+        return bool(params.get("non_negative"))
+    return False
+
+
+def check_fit_inputs(tensor: np.ndarray, method: str, params_method: Mapping[str, Any],
+                     name: str = "tensor") -> dict[str, Any]:
+    """Validate a tensor and method parameters before fitting; return the kwargs to use.
+
+    Raises :class:`TCAError` for: an unknown method or parameter, a rank that is not an
+    integer in ``[1, min(tensor.shape)]``, NaN/Inf values, negative values with a
+    non-negative method, a tensor with fewer than 2 dims.
+    """
+    cls = _method_class(method)
+    params = dict(params_method)
+    sig = inspect.signature(cls.__init__)
+    allowed = [p for p in sig.parameters if p != "self"]
+    unknown = [k for k in params if k not in allowed]
+    if unknown:
+        raise TCAError(f"params_method has key(s) {unknown} that {method} does not take "
+                       f"(it takes {allowed})")
+    if "rank" not in params:
+        raise TCAError("params_method must give 'rank'")
+    rank = params["rank"]
+    if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)):
+        raise TCAError(f"rank must be an integer, got {rank!r}")
+    tensor = np.asarray(tensor)
+    if tensor.ndim < 2:
+        raise TCAError(f"{name} has shape {tensor.shape}: at least 2 dims are needed")
+    if not 1 <= int(rank) <= min(tensor.shape):
+        raise TCAError(f"rank {rank} is not in [1, {min(tensor.shape)}] for {name} of shape "
+                       f"{tensor.shape} (the smallest dim bounds the rank)")
+    if np.iscomplexobj(tensor):
+        raise TCAError(f"{name} is complex: unfold it (concat_complexDim) first")
+    if not np.all(np.isfinite(tensor)):
+        n_bad = int(np.size(tensor) - np.count_nonzero(np.isfinite(tensor)))
+        raise TCAError(f"{name} has {n_bad} NaN/Inf value(s)")
+    if _is_non_negative(method, params):
+        mn = float(np.min(tensor))
+        if mn < 0:
+            raise TCAError(f"{name} has negative values (min {mn:.3g}) but {method} is "
+                           "non-negative: drop mean subtraction or use method 'CP'")
+    if method == "RandomizedCP" and "n_samples" not in params:
+        raise TCAError("RandomizedCP needs params_method['n_samples'] (rows sampled per "
+                       "least-squares step)")
+    params["rank"] = int(rank)
+    return params
+
+
+def _normalize_cp(weights: np.ndarray, factors: list[np.ndarray],
+                  signed: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Unit-norm factor columns, scale into weights; deterministic signs for signed CP."""
+    w = np.asarray(weights, dtype=np.float64).copy()
+    out = []
+    for f in factors:
+        f = np.asarray(f, dtype=np.float64)
+        n = np.linalg.norm(f, axis=0)
+        w *= n
+        out.append(np.divide(f, n, out=np.zeros_like(f), where=n > 0))
+    if signed:
+        # make every mode but the last have a non-negative column sum; signs go to the last
+        for f in out[:-1]:
+            s = np.where(f.sum(axis=0) < 0, -1.0, 1.0)
+            f *= s
+            out[-1] *= s
+        s = np.where(w < 0, -1.0, 1.0)
+        w *= s
+        out[-1] *= s
+    return w, out
+
+def fit_cp(tensor: np.ndarray, method: str = "CP_NN_HALS",
+           params_method: Mapping[str, Any] | None = None, backend: str = "numpy",
+           device: str = "cpu", seed: int | None = 0, dtype: str = "float32",
+           name: str = "tensor", fast_mttkrp: bool = True
+           ) -> tuple[np.ndarray, list[np.ndarray], dict[str, Any]]:
+    """Fit a CP decomposition with tensorly.
+
+    Parameters
+    ----------
+    tensor : ndarray
+        Real tensor, any number of dims >= 2.
+    method : {"CP_NN_HALS", "CP", "RandomizedCP", "ConstrainedCP"}
+        Class of ``tensorly.decomposition``.
+    params_method : dict
+        Keyword arguments of that class (``rank`` required), passed through unchanged.
+    backend : {"numpy", "pytorch"}
+    device : str
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"`` (pytorch only for CUDA).
+    seed : int or None
+        ``random_state`` of the fit unless ``params_method`` gives one; also seeds torch.
+        The same seed gives identical factors on the CPU.
+    dtype : {"float32", "float64"}
+        Precision of the fit.
+    fast_mttkrp : bool
+        Compute tensorly's MTTKRP (``unfolding_dot_khatri_rao``, most of the time of a
+        ``CP_NN_HALS`` / ``CP`` iteration) with :func:`mttkrp` (no copies of the tensor, two
+        passes over it per sweep instead of one per mode): same algorithm, same iterates up
+        to float rounding, about 3x faster on a ``(2276, 36, 252)`` tensor. ``False`` uses
+        tensorly's own.
+
+    Returns
+    -------
+    weights : (R,) float64
+        Component scales (factor column norms multiplied together).
+    factors : list of (L_i, R) float64
+        Unit-L2-norm columns. For signed methods every mode but the last has non-negative
+        column sums.
+    info : dict
+        ``method``, ``backend``, ``device``, ``dtype``, ``mttkrp`` (``"face_rhythm"`` or
+        ``"tensorly"``), ``seconds``, ``rec_errors`` (relative
+        reconstruction error per iteration, as tensorly reports it) and ``n_iter`` (their
+        count: the iterations run; 0 when tensorly records no errors, e.g. ``tol=0``).
+    """
+    params = check_fit_inputs(tensor, method, params_method or {}, name=name)
+    if dtype not in _DTYPES:
+        raise TCAError(f"dtype {dtype!r} is not 'float32' or 'float64'")
+    dev = resolve_device(backend, device)
+    if seed is not None and "random_state" in inspect.signature(
+            _method_class(method).__init__).parameters:
+        params.setdefault("random_state", int(seed))
+    import tensorly as tl
+
+    cls = _method_class(method)
+    t0 = time.perf_counter()
+    with tl.backend_context(backend):
+        if backend == "pytorch":
+            import torch
+
+            if seed is not None:
+                torch.manual_seed(int(seed))
+            x = torch.as_tensor(np.ascontiguousarray(tensor, dtype=dtype), device=dev)
+        else:
+            x = np.ascontiguousarray(tensor, dtype=dtype)
+        model = cls(**params)
+        if fast_mttkrp:
+            with tl.tenalg.backend_context(_fast_tenalg_backend(), local_threadsafe=True):
+                cp = model.fit_transform(x)
+        else:
+            cp = model.fit_transform(x)
+        weights, factors = cp
+        weights = tl.to_numpy(weights) if weights is not None else np.ones(params["rank"])
+        factors = [tl.to_numpy(f) for f in factors]
+        errors = getattr(model, "errors_", None)
+        errors = [float(tl.to_numpy(e)) for e in errors] if errors is not None else []
+    seconds = time.perf_counter() - t0
+    raw = (np.asarray(weights), [np.asarray(f) for f in factors])
+    w, f = _normalize_cp(raw[0], raw[1], signed=not _is_non_negative(method, params))
+    info = {"method": method, "backend": backend, "device": dev, "dtype": dtype,
+            "seconds": seconds, "n_iter": len(errors), "rec_errors": np.asarray(errors),
+            "mttkrp": "face_rhythm" if fast_mttkrp else "tensorly",
+            "params_method": {k: v for k, v in params.items()}}
+    logger.info("%s rank %d on %s %s (%s): %.2f s, %d iterations, final rel. error %s",
+                method, params["rank"], name, tuple(np.shape(tensor)), dev, seconds,
+                len(errors), f"{errors[-1]:.4g}" if errors else "n/a")
+    return w, f, info

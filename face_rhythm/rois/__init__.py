@@ -1,0 +1,82 @@
+"""Regions of interest (ROIs): named polygons -> boolean masks -> a grid of points to track.
+
+The package owns the ROI concept and the ``rois.h5`` result file. Anyone may call it: the
+workflow's ``rois`` rule (:func:`face_rhythm.rois.stage.rois_stage`), point tracking
+(masks and points), registration (ROIs moved between sessions), NWB export and the notebook.
+It imports no other stage package except :mod:`face_rhythm.video` (in :mod:`.stage` only).
+
+Rooms, lowest first (each imports only the ones above it):
+
+* :mod:`.geometry`: polygon filling, the point lattice, mask AND, self-intersection (arrays
+  in, arrays out). Pixel centres sit at integer ``(x, y)`` coordinates.
+* :mod:`.roiset`: :class:`RoiSet`, the validated ROI set and its masks, tracking mask and
+  points.
+* :mod:`.results`: ``rois.h5``, one writer (:func:`save_rois_h5`) and one reader
+  (:func:`read_rois_h5` -> :class:`RoisFile`); nothing else opens that file.
+* :mod:`.files`: ROI files, our YAML and the original package's ``ROIs.h5``
+  (:func:`load_rois`, :func:`save_rois_yaml`).
+* :mod:`.params`: the config's ``rois`` section (:class:`RoisParams`,
+  :func:`rois_from_config`).
+* :mod:`.figures`: :func:`plot_rois`.
+* :mod:`.frames`, :mod:`.server`: the drawing page of ``face-rhythm rois draw``
+  (:class:`RoiDrawingServer`, :func:`draw_rois_blocking`).
+* :mod:`.notebook`: :class:`ROIs`, the original package's notebook class.
+* :mod:`.stage`: the workflow's ``rois`` rule (not imported here: it needs the video package).
+"""
+
+from __future__ import annotations
+
+from ..atomic import atomic_h5, atomic_path
+from ..errors import RoiError
+from .figures import plot_rois, save_figure
+from .files import load_example_image, load_rois, roiset_from_rois_file, save_rois_yaml
+from .frames import IMAGE_SUFFIXES, load_frame
+from .geometry import (
+    combine_masks,
+    grid_points,
+    infer_point_spacing,
+    polygon_self_intersects,
+    polygon_to_mask,
+)
+from .notebook import ROIs
+from .params import RoisParams, rois_from_config
+from .results import (
+    RoisFile,
+    _decode,  # noqa: F401 (an old import path, tests/architecture)
+    read_rois_h5,
+    save_rois_h5,
+)
+from .roiset import DEFAULT_POINT_SPACING, YAML_FORMAT_NAME, RoiSet
+from .server import RoiDrawingServer, add_rois_parser, draw_rois_blocking, run_draw
+
+__all__ = [
+    "DEFAULT_POINT_SPACING",
+    "IMAGE_SUFFIXES",
+    "YAML_FORMAT_NAME",
+    "ROIs",
+    "RoiDrawingServer",
+    "RoiError",
+    "RoiSet",
+    "RoisFile",
+    "RoisParams",
+    "add_rois_parser",
+    "atomic_h5",
+    "atomic_path",
+    "combine_masks",
+    "draw_rois_blocking",
+    "grid_points",
+    "infer_point_spacing",
+    "load_example_image",
+    "load_frame",
+    "load_rois",
+    "plot_rois",
+    "polygon_self_intersects",
+    "polygon_to_mask",
+    "read_rois_h5",
+    "rois_from_config",
+    "roiset_from_rois_file",
+    "run_draw",
+    "save_figure",
+    "save_rois_h5",
+    "save_rois_yaml",
+]

@@ -1,0 +1,243 @@
+"""The original's notebook class :class:`VQT_Analyzer`, a thin layer over the functions.
+
+It computes the same spectrograms as the workflow (:func:`~.streaming.compute_spectrograms`),
+keeps them per video in dicts, and saves ``VQT_Analyzer.h5`` in the reference layout. Its
+defaults are the reference class's (55 bins, 1-40 Hz, 90 fps), not the workflow's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from face_rhythm.errors import SpectralParamsError
+from face_rhythm.h5_handling import simple_save
+from face_rhythm.runlog import progress_bar
+
+from .figures import plot_point_spectrograms
+from .params import SpectralParams, check_vqt_params
+from .streaming import compute_spectrograms
+from .traces import _check_inputs
+from .vqt_model import _freqs, make_vqt, time_axis
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["VQT_Analyzer"]
+
+
+class VQT_Analyzer:
+    """Normalised VQT spectrograms of point displacement traces (reference API).
+
+    Parameters
+    ----------
+    params_VQT : dict
+        ``vqt.VQT`` keyword arguments, including ``Fs_sample`` = the video frame rate in Hz
+        (``None``: give ``frame_rate`` to :meth:`transform`). Missing keys take
+        :data:`~.params.DEFAULT_PARAMS_VQT`. Defaults are the reference class's.
+    batch_size : int
+        Points per batch.
+    device : str
+        ``cpu``, ``cuda`` or ``auto``.
+    normalization_factor : float
+        In [0, 1], strength of the per-timepoint power normalisation.
+    spectrogram_exponent : float
+        Exponent applied to magnitudes before normalisation.
+    one_over_f_exponent : float
+        Output multiplied by ``freqs ** one_over_f_exponent``.
+    verbose : int
+        0 silent; > 1 shows progress bars.
+    return_complex : bool, optional
+        Keep phases; default: ``not params_VQT['take_abs']``.
+
+    Attributes
+    ----------
+    spectrograms, x_axis, freqs : dict
+        Per input key after :meth:`transform_all`: (2, N, F, T) arrays, (T,) frames,
+        (F,) Hz.
+    vqt_model : vqt.VQT
+    config, run_data : dict
+    """
+
+    def __init__(
+        self,
+        params_VQT: dict | None = None,
+        batch_size: int = 10,
+        device: str = "cpu",
+        normalization_factor: float = 0.99,
+        spectrogram_exponent: float = 1.0,
+        one_over_f_exponent: float = 1.0,
+        verbose: int = 1,
+        return_complex: bool | None = None,
+    ):
+        if params_VQT is None:
+            params_VQT = {
+                "Fs_sample": 90, "Q_lowF": 3, "Q_highF": 20, "F_min": 1, "F_max": 40,
+                "n_freq_bins": 55, "window_type": "hann", "symmetry": "center",
+                "taper_asymmetric": True, "downsample_factor": 8, "padding": "valid",
+                "fft_conv": True, "fast_length": True, "take_abs": True, "filters": None,
+                "plot_pref": False,
+            }
+        pv = dict(params_VQT)
+        self._fs = pv.pop("Fs_sample", None)
+        take_abs = pv.get("take_abs", True)
+        self._params = SpectralParams.from_config({
+            "params_VQT": pv, "Fs_sample": None, "normalization_factor": normalization_factor,
+            "spectrogram_exponent": spectrogram_exponent,
+            "one_over_f_exponent": one_over_f_exponent, "batch_size": int(batch_size),
+            "device": device,
+            "return_complex": (not take_abs) if return_complex is None else bool(return_complex)})
+        self._verbose = int(verbose)
+        self.spectrograms: dict | None = None
+        self.x_axis: dict | None = None
+        self.freqs: dict | None = None
+        self.point_positions: np.ndarray | None = None
+        self.demo_figure = None
+        self.vqt_model = None
+        if self._fs is not None:
+            self.vqt_model = make_vqt(float(self._fs), pv, device)
+        self.config = {"params_VQT": dict(params_VQT), "batch_size": batch_size,
+                       "device": device, "normalization_factor": normalization_factor,
+                       "spectrogram_exponent": spectrogram_exponent,
+                       "one_over_f_exponent": one_over_f_exponent, "verbose": verbose}
+        self.run_info: dict = {}
+        self.run_data: dict = {}
+        if self.vqt_model is not None:
+            self._fill_filters()
+
+    def _fill_filters(self) -> None:
+        self.run_data["VQT"] = {"filters": self.vqt_model.filters.detach().cpu().numpy(),
+                                "wins": np.asarray(self.vqt_model.wins)}
+        self.run_data["frequencies"] = _freqs(self.vqt_model)
+
+    def _model(self, frame_rate: float | None, n_frames: int):
+        fs = frame_rate if frame_rate is not None else self._fs
+        if fs is None:
+            raise SpectralParamsError("VQT_Analyzer: no sampling rate; give "
+                                      "params_VQT['Fs_sample'] or frame_rate=")
+        if (self.vqt_model is None
+                or not math.isclose(float(self.vqt_model.Fs_sample), float(fs))):
+            self.vqt_model = make_vqt(float(fs), self._params.params_VQT, self._params.device)
+            self._fs = float(fs)
+            self._fill_filters()
+        check_vqt_params(float(fs), self._params.params_VQT, n_frames)
+        return self.vqt_model
+
+    def transform(self, points_tracked: np.ndarray, point_positions: np.ndarray,
+                  frame_rate: float | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Spectrograms of one video's points.
+
+        Parameters
+        ----------
+        points_tracked : (T, N, 2) array
+        point_positions : (N, 2) array
+        frame_rate : float, optional
+            Hz; overrides ``params_VQT['Fs_sample']``.
+
+        Returns
+        -------
+        spectrograms : (2, N, F, T_out) float32 (complex64 with complex output)
+        x_axis : (T_out,) frames
+        freqs : (F,) Hz
+        """
+        pt = np.asarray(points_tracked, dtype=np.float32)
+        _check_inputs(pt, np.asarray(point_positions, dtype=np.float64))
+        model = self._model(frame_rate, pt.shape[0])
+        params = dataclasses.replace(self._params, Fs_sample=None)
+        spec, freqs, x = compute_spectrograms(pt, point_positions, float(model.Fs_sample),
+                                              params, model=model)
+        return spec, x, freqs
+
+    def __call__(self, points_tracked: dict, point_positions: np.ndarray,
+                 name_points: str = "0"):
+        """:meth:`transform` of ``points_tracked[name_points]``."""
+        return self.transform(points_tracked[name_points], point_positions)
+
+    def transform_all(self, points_tracked: Mapping[str, np.ndarray],
+                      point_positions: np.ndarray, frame_rate: float | None = None) -> None:
+        """Transform every video of a dict ``{name: (T, N, 2)}``; fills the attribute dicts."""
+        self._check_inputs(points_tracked, point_positions)
+        self.point_positions = np.asarray(point_positions, dtype=np.float32)
+        self.spectrograms, self.x_axis, self.freqs = {}, {}, {}
+        for key, pts in progress_bar(points_tracked.items(), desc="videos", unit="video",
+                                     enabled=self._verbose > 1):
+            self.spectrograms[key], self.x_axis[key], self.freqs[key] = self.transform(
+                pts, point_positions, frame_rate)
+        self.run_data.update({"spectrograms": self.spectrograms, "x_axis": self.x_axis,
+                              "point_positions": self.point_positions})
+
+    @staticmethod
+    def _check_inputs(points_tracked, point_positions) -> None:
+        if not isinstance(points_tracked, Mapping):
+            raise TypeError(f"points_tracked must be a dict of (T, N, 2) arrays, not "
+                            f"{type(points_tracked).__name__}")
+        for k, v in points_tracked.items():
+            if not (isinstance(v, np.ndarray) and v.ndim == 3 and v.shape[2] == 2):
+                raise SpectralParamsError(f"points_tracked[{k!r}] must be a (T, N, 2) array, "
+                                          f"not {getattr(v, 'shape', type(v))}")
+        pp = np.asarray(point_positions)
+        if pp.ndim != 2 or pp.shape[1] != 2:
+            raise SpectralParamsError(f"point_positions must be (N, 2), not {pp.shape}")
+
+    def demo_transform(self, points_tracked: Mapping[str, np.ndarray],
+                       point_positions: np.ndarray, idx_point: Iterable[int] = (0,),
+                       name_points: str = "0", plot: bool = True,
+                       frame_rate: float | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Spectrogram of a few points (normalised among themselves), optionally plotted.
+
+        Returns
+        -------
+        spec : (2, F, T_out) for one point, (2, n, F, T_out) for several
+        x_axis : (T_out,) frames
+        freqs : (F,) Hz
+
+        The figure (if ``plot``) is kept as ``self.demo_figure``.
+        """
+        self._check_inputs(points_tracked, point_positions)
+        idx = [int(i) for i in idx_point]
+        pt = np.asarray(points_tracked[name_points])[:, idx, :]
+        pp = np.asarray(point_positions)[idx]
+        spec, x, freqs = self.transform(pt, pp, frame_rate)
+        if plot:
+            self.demo_figure = plot_point_spectrograms(
+                spec, freqs, x / float(self.vqt_model.Fs_sample), point_indices=idx,
+                point_positions=pp, title="demo spectrograms")
+        n_f = len(freqs)
+        total = sum(2 * v.shape[1] * n_f * len(time_axis(self.vqt_model, v.shape[0]))
+                    * spec.itemsize for v in points_tracked.values())
+        logger.info("demo spectrogram %s; all spectrograms would take %.3g GB", spec.shape,
+                    total / 1e9)
+        return (spec[:, 0] if len(idx) == 1 else spec), x, freqs
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``VQT_Analyzer.h5`` in the reference layout (atomically)."""
+        return simple_save({k: v for k, v in self.run_data.items()}, path)
+
+    def cleanup(self) -> None:
+        """Drop the stored spectrograms and the model (free memory)."""
+        self.spectrograms = self.x_axis = self.freqs = None
+        self.vqt_model = None
+        self.run_data = {}
+
+    def __getitem__(self, key):
+        return self.spectrograms[key]
+
+    def __len__(self) -> int:
+        return len(self.spectrograms or {})
+
+    def __iter__(self):
+        return iter((self.spectrograms or {}).items())
+
+    def __repr__(self) -> str:
+        return (f"VQT_Analyzer(Fs_sample={self._fs}, normalization_factor="
+                f"{self._params.normalization_factor}, spectrogram_exponent="
+                f"{self._params.spectrogram_exponent}, one_over_f_exponent="
+                f"{self._params.one_over_f_exponent}, batch_size={self._params.batch_size}, "
+                f"device={self._params.device!r})")

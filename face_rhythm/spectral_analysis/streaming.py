@@ -1,0 +1,214 @@
+"""The batched streaming core: normalised spectrograms of many points, exactly, in bounded memory.
+
+``m[t]`` of the normalisation (:mod:`.normalization`) is a mean over *all* rows, but
+spectrograms are computed a batch of points at a time so that a long video never needs every
+spectrogram in memory (twice). The normalisation is therefore done in two exact passes over a
+*sink* (a NumPy array, or the HDF5 dataset being written inside
+:func:`face_rhythm.atomic.atomic_h5`):
+
+1. for each batch of points: VQT, ``s = |S| ** exponent``, accumulate ``sum_{r,f} s`` per
+   time point in float64, and write ``s`` (complex: ``s * exp(i angle S)``) into the sink;
+2. ``m = acc / n_rows``; for each batch: read the block back, divide by
+   ``normalization_factor * m[t] + (1 - normalization_factor)``, multiply by
+   ``freqs ** one_over_f_exponent`` and write it back in place.
+
+The VQT is computed once; pass 2 is cheap element-wise work plus I/O. The result equals the
+in-memory formula to float32 rounding (tested against an independent NumPy computation).
+Where the denominator is exactly 0 (``normalization_factor == 1`` and no motion at all at
+that time point) the output is 0 rather than NaN.
+
+Long traces are also cut in *time*: with ``padding='valid'`` the VQT of a trace equals the
+concatenation of the VQTs of overlapping pieces (overlap ``win_size - 1`` frames, piece
+lengths multiples of ``downsample_factor``), so each piece is computed separately
+(``time_chunk_frames``, :func:`~.vqt_model.vqt_rows`). This bounds the FFT work memory by the
+chunk length instead of the video length. Other paddings process whole traces. Batches are
+also capped so that one output block stays under :data:`MAX_BLOCK_BYTES` and the FFT work
+under :data:`MAX_WORK_BYTES` (:func:`effective_batch_size`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from face_rhythm.errors import SpectralParamsError
+from face_rhythm.runlog import progress_bar
+
+from .normalization import _denominator, _normalize_block_inplace, _one_over_f
+from .params import SpectralParams
+from .traces import _check_inputs, displacements_to_rows
+from .vqt_model import _freqs, _piece_frames, make_vqt, time_axis, vqt_rows
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MAX_BLOCK_BYTES", "MAX_WORK_BYTES", "compute_spectrograms", "effective_batch_size",
+           "write_spectrograms"]
+
+#: Largest output block (2, batch, F, T_out) held at once; longer videos get smaller batches.
+MAX_BLOCK_BYTES = 256 << 20
+#: Budget for the VQT's FFT work arrays of one batch (about 3 complex64 (rows, F, n_fft)).
+MAX_WORK_BYTES = 768 << 20
+
+
+def _batches(n: int, size: int) -> list[tuple[int, int]]:
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def effective_batch_size(batch_size: int, n_freqs: int, n_times: int, itemsize: int,
+                         n_points: int | None = None, fft_frames: int = 0) -> int:
+    """Points per batch: ``batch_size`` capped by two memory budgets.
+
+    One output block ``2 * b * n_freqs * n_times * itemsize`` stays under
+    :data:`MAX_BLOCK_BYTES` and the FFT work ``2 * b * n_freqs * fft_frames * 24`` bytes under
+    :data:`MAX_WORK_BYTES` (with the default config and 8192-frame time chunks: 54 points; a
+    1-hour 90 fps video's output blocks alone allow 54 points).
+    """
+    per_point = 2 * n_freqs * n_times * itemsize
+    b = min(int(batch_size), MAX_BLOCK_BYTES // max(per_point, 1))
+    if fft_frames:
+        b = min(b, MAX_WORK_BYTES // max(2 * n_freqs * int(fft_frames) * 24, 1))
+    b = max(1, b)
+    return min(b, n_points) if n_points else b
+
+
+def _batch_for(model, n_frames: int, n_points: int, n_times: int,
+               params: SpectralParams) -> int:
+    """:func:`effective_batch_size` for this model, video length and parameters."""
+    itemsize = np.dtype(np.complex64 if params.return_complex else np.float32).itemsize
+    return effective_batch_size(params.batch_size, len(model.freqs), n_times, itemsize,
+                                n_points, _piece_frames(model, n_frames,
+                                                        params.time_chunk_frames))
+
+
+def _vqt_pass(sink, points_tracked, home: np.ndarray, model, params: SpectralParams,
+              batches: list[tuple[int, int]], n_t: int, progress: bool | None) -> np.ndarray:
+    """Pass 1: ``|S| ** exponent`` of every batch into ``sink``; returns sum_{r,f} per t."""
+    acc = np.zeros(n_t, dtype=np.float64)
+    ex = float(params.spectrogram_exponent)
+    n_f = len(model.freqs)
+    with torch.inference_mode():
+        for p0, p1 in progress_bar(batches, desc="VQT (batches of points)", unit="batch",
+                                   enabled=progress):
+            pts = np.asarray(points_tracked[:, p0:p1, :])
+            if not np.all(np.isfinite(pts)):
+                raise SpectralParamsError(f"points_tracked[:, {p0}:{p1}] contains NaN or "
+                                          "infinite values")
+            raw = vqt_rows(model, displacements_to_rows(pts, home[p0:p1]),
+                           params.time_chunk_frames)
+            if raw.shape[-1] != n_t:
+                raise RuntimeError(f"VQT gave {raw.shape[-1]} time bins, time axis has {n_t}")
+            is_c = torch.is_complex(raw)
+            mag = torch.abs(raw) if is_c else raw
+            s_exp = mag if ex == 1 else mag ** ex
+            acc += torch.sum(s_exp, dim=(0, 1), dtype=torch.float64).cpu().numpy()
+            if params.return_complex:
+                s_exp = torch.polar(s_exp, torch.angle(raw))
+            sink[:, p0:p1] = s_exp.reshape(2, p1 - p0, n_f, n_t).cpu().numpy()
+    return acc
+
+
+def write_spectrograms(sink, points_tracked, home: np.ndarray, model,
+                       params: SpectralParams, progress: bool | None = None) -> dict[str, Any]:
+    """Compute normalised spectrograms batch by batch into ``sink`` (two exact passes).
+
+    Parameters
+    ----------
+    sink : (2, N, F, T_out) array-like
+        Writable NumPy array or h5py dataset (float32, or complex64 when
+        ``params.return_complex``); blocks ``sink[:, p0:p1]`` are written, read back and
+        rewritten (see the module docstring).
+    points_tracked : (T, N, 2) array-like
+        Tracked positions in px (NumPy array, memmap or h5py dataset: only
+        ``points_tracked[:, p0:p1, :]`` is read at a time).
+    home : (N, 2) array
+        Home positions in px.
+    model : vqt.VQT
+        From :func:`~.vqt_model.make_vqt`.
+    params : SpectralParams
+    progress : bool or None
+        Progress bar (:func:`face_rhythm.runlog.progress_bar`: ``None`` only on a terminal,
+        ``True`` also as log lines in a workflow job).
+
+    Returns
+    -------
+    dict
+        ``mean_power`` (T_out,) float64 = m[t]; ``point_power`` (2, N) float64 = sum over
+        f, t of |output| per row; ``seconds_vqt``, ``seconds_normalize``.
+    """
+    home = np.asarray(home, dtype=np.float64)
+    n_frames, n_points = _check_inputs(points_tracked, home)
+    freqs = _freqs(model)
+    n_t = len(time_axis(model, n_frames))
+    expected = (2, n_points, len(freqs), n_t)
+    if tuple(sink.shape) != expected:
+        raise SpectralParamsError(f"sink has shape {tuple(sink.shape)}; expected {expected}")
+    batch = _batch_for(model, n_frames, n_points, n_t, params)
+    if batch < params.batch_size and batch < n_points:
+        logger.info("batches of %d points instead of %d (memory budgets %d + %d MiB)", batch,
+                    params.batch_size, MAX_BLOCK_BYTES >> 20, MAX_WORK_BYTES >> 20)
+    batches = _batches(n_points, batch)
+    t0 = time.perf_counter()
+    acc = _vqt_pass(sink, points_tracked, home, model, params, batches, n_t, progress)
+    t1 = time.perf_counter()
+    mean_power = acc / (2 * n_points)
+    denom = _denominator(mean_power, params.normalization_factor)
+    fa = _one_over_f(freqs, params.one_over_f_exponent)
+    point_power = np.zeros((2, n_points), dtype=np.float64)
+    for p0, p1 in batches:
+        block = np.asarray(sink[:, p0:p1])
+        _normalize_block_inplace(block, denom, fa)
+        point_power[:, p0:p1] = np.abs(block).sum(axis=(2, 3), dtype=np.float64)
+        sink[:, p0:p1] = block
+    t2 = time.perf_counter()
+    logger.info("spectrograms %s: VQT %.2f s, normalisation %.2f s (%.3g point-frames/s)",
+                expected, t1 - t0, t2 - t1, n_points * n_frames / max(t2 - t0, 1e-9))
+    return {"mean_power": mean_power, "point_power": point_power,
+            "seconds_vqt": t1 - t0, "seconds_normalize": t2 - t1}
+
+
+def _model_for(points_tracked, frame_rate: float, params: SpectralParams):
+    """The VQT model for these tracks and its sampling rate (``params.Fs_sample`` wins)."""
+    fs = float(params.Fs_sample) if params.Fs_sample is not None else frame_rate
+    return make_vqt(fs, params.params_VQT, params.device, n_frames=points_tracked.shape[0]), fs
+
+
+def compute_spectrograms(points_tracked: np.ndarray, home: np.ndarray, frame_rate: float,
+                         cfg: Mapping[str, Any] | SpectralParams | None = None,
+                         model=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Normalised spectrograms of all points, in memory.
+
+    Parameters
+    ----------
+    points_tracked : (T, N, 2) array
+        Tracked positions (x, y) in px.
+    home : (N, 2) array
+        Home positions in px.
+    frame_rate : float
+        Frame rate in Hz (``cfg['Fs_sample']``, if set, overrides it).
+    cfg : mapping or SpectralParams, optional
+        The ``vqt:`` config section (defaults: :class:`~.params.SpectralParams`).
+    model : vqt.VQT, optional
+        A prebuilt model (then ``cfg.params_VQT`` and ``frame_rate`` do not rebuild it).
+
+    Returns
+    -------
+    spectrograms : (2, N, F, T_out) float32 (complex64 if ``return_complex``)
+    freqs : (F,) float32, Hz
+    x_axis_frames : (T_out,) float64, centre of each time bin in frames
+    """
+    params = SpectralParams.from_config(cfg)
+    home = np.asarray(home, dtype=np.float64)
+    n_frames, n_points = _check_inputs(points_tracked, home)
+    if model is None:
+        model, _ = _model_for(points_tracked, frame_rate, params)
+    freqs = _freqs(model)
+    x = time_axis(model, n_frames)
+    dtype = np.complex64 if params.return_complex else np.float32
+    out = np.empty((2, n_points, len(freqs), len(x)), dtype=dtype)
+    write_spectrograms(out, points_tracked, home, model, params)
+    return out, freqs, x

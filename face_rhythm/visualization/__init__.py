@@ -1,0 +1,72 @@
+"""Things people look at: points drawn on frames, overlay videos, figures, provenance tables.
+
+What the package owns
+---------------------
+- ``style``: colours (RGB, the project's convention), the workflow's matplotlib style,
+  :func:`new_figure` / :func:`save_figure` (PNG at 150 dpi, written atomically);
+- ``drawing``: points and text drawn on RGB ``uint8`` frames, :func:`violations_to_dense`;
+- ``writer``: video files opened on a temporary name, codecs tried in order;
+- ``params``: :class:`OverlayParams` (``outputs.overlay``) and :class:`OutputsParams` (the
+  ``outputs`` config section), the only place their defaults live;
+- ``overlay``: :func:`write_overlay_video`, a video with its tracked points drawn;
+- ``figures``: the report's tracking figures (contact sheet, displacement and violations);
+- ``frames``: the original package's :class:`FrameVisualizer` and
+  :func:`play_video_with_points`;
+- ``stage``: :func:`overlay_video_stage` (rule ``overlay_video``); ``tables``:
+  :func:`write_run_info_table` (rule ``run_info_table``).
+
+Who may call it
+---------------
+The workflow scripts, the NWB export (:mod:`face_rhythm.nwb`) and notebook users. It reads
+result files only through their owners (``face_rhythm.point_tracking.read_tracking_file``,
+``face_rhythm.h5_handling.read_file_run_info``); no stage package imports it.
+"""
+
+from __future__ import annotations
+
+from ..errors import VisualizationError
+from .drawing import draw_points, draw_text, violations_to_dense
+from .figures import contact_sheet_indices, plot_contact_sheet, plot_tracking_summary
+from .frames import FrameVisualizer, play_video_with_points
+from .overlay import write_overlay_video
+from .params import OutputsParams, OverlayParams
+from .stage import overlay_video_stage
+from .style import (
+    COLOR_NAMES,
+    COMPONENT_COLORS,
+    STYLE,
+    TRACKED_COLOR,
+    VIOLATION_COLOR,
+    figure_style,
+    new_figure,
+    save_figure,
+)
+from .tables import run_info_table, write_run_info_table
+from .writer import open_video_writer
+
+__all__ = [
+    "COLOR_NAMES",
+    "COMPONENT_COLORS",
+    "STYLE",
+    "TRACKED_COLOR",
+    "VIOLATION_COLOR",
+    "FrameVisualizer",
+    "OutputsParams",
+    "OverlayParams",
+    "VisualizationError",
+    "contact_sheet_indices",
+    "draw_points",
+    "draw_text",
+    "figure_style",
+    "new_figure",
+    "open_video_writer",
+    "overlay_video_stage",
+    "play_video_with_points",
+    "plot_contact_sheet",
+    "plot_tracking_summary",
+    "run_info_table",
+    "save_figure",
+    "violations_to_dense",
+    "write_overlay_video",
+    "write_run_info_table",
+]

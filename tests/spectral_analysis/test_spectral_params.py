@@ -1,0 +1,80 @@
+"""The vqt config section -> SpectralParams: schema defaults equal the dataclass, unknown keys fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from face_rhythm.devices import resolve_device as resolve_device_name
+from face_rhythm.errors import SpectralParamsError
+from face_rhythm.params import defaults
+from face_rhythm.spectral_analysis import (
+    DEFAULT_PARAMS_VQT,
+    SpectralParams,
+    check_vqt_params,
+    resolve_device,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _vqt_schema() -> dict:
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    return schema["properties"]["vqt"]["properties"]
+
+
+def test_schema_defaults_equal_the_dataclass_defaults():
+    props = _vqt_schema()
+    given = {k: spec["default"] for k, spec in props.items() if "default" in spec}
+    assert set(given) >= {"Fs_sample", "normalization_factor", "spectrogram_exponent",
+                          "one_over_f_exponent", "batch_size", "return_complex", "device",
+                          "time_chunk_frames"}
+    dc = defaults(SpectralParams)
+    for key, value in given.items():
+        assert dc[key] == value, key
+    # params_VQT: the schema names the keys, the dataclass holds their defaults
+    assert set(props["params_VQT"]["properties"]) >= set(DEFAULT_PARAMS_VQT)
+    assert SpectralParams.from_config(given) == SpectralParams()
+
+
+def test_config_yaml_equals_the_defaults():
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["vqt"]
+    assert SpectralParams.from_config(cfg) == SpectralParams()
+
+
+def test_absent_keys_keep_the_defaults():
+    assert SpectralParams.from_config(None) == SpectralParams() == SpectralParams.from_config({})
+    p = SpectralParams.from_config({"params_VQT": None, "batch_size": 7})
+    assert p.params_VQT == DEFAULT_PARAMS_VQT and p.batch_size == 7
+    p = SpectralParams.from_config({"params_VQT": {"F_max": 30.0}})
+    assert p.params_VQT == {**DEFAULT_PARAMS_VQT, "F_max": 30.0}
+    assert SpectralParams.from_config(p) is p
+
+
+@pytest.mark.parametrize("cfg, message", [
+    ({"batch_sise": 3}, r"vqt: unknown key\(s\) \['batch_sise'\].*did you mean 'batch_size'"),
+    ({"normalisation_factor": 0.5},
+     r"unknown key 'normalisation_factor' \(did you mean 'normalization_factor'\?\)"),
+    ({"params_VQT": {"F_mx": 30.0}},
+     r"vqt\.params_VQT: unknown key\(s\) \['F_mx'\].*did you mean 'F_max'"),
+])
+def test_unknown_key_names_the_section_and_suggests(cfg, message):
+    with pytest.raises(SpectralParamsError, match=message):
+        SpectralParams.from_config(cfg)
+
+
+def test_check_vqt_params_unknown_key_suggests():
+    with pytest.raises(SpectralParamsError, match=r"did you mean 'Q_lowF'"):
+        check_vqt_params(90.0, {"Q_lowf": 3.0})
+
+
+def test_resolve_device_adapts_the_one_resolver():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device(resolve_device_name("auto"))
+    if not torch.cuda.is_available():
+        with pytest.raises(SpectralParamsError,
+                           match=r"vqt.device='cuda' but CUDA is not available here"):
+            resolve_device("cuda")
