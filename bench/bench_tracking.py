@@ -95,20 +95,18 @@ def make_video(workdir: Path, height: int, width: int, fps: float, seconds: floa
 
 def make_rois(workdir: Path, height: int, width: int, fps: float, n_points: int) -> Path:
     """rois.h5 with the synthetic face ROI and the grid spacing closest to ``n_points``."""
-    import h5py
-
     from face_rhythm import rois as fr_rois
     from face_rhythm import synthetic
     path = workdir / f"rois_{height}x{width}_{n_points}.h5"
     if path.is_file():
         return path
     face = _face(height, width, fps, 1.0)
-    mask = fr_rois.polygon_to_mask(np.array(synthetic.demo_rois(face)["face"]), height, width)
+    polygon = np.array(synthetic.demo_rois(face)["face"])
+    mask = fr_rois.polygon_to_mask(polygon, height, width)
     best = min(range(2, 64), key=lambda s: abs(len(fr_rois.grid_points(mask, s)) - n_points))
-    with h5py.File(path, "w") as f:
-        f["point_positions"] = fr_rois.grid_points(mask, best)
-        f["mask"] = mask
-        f["point_spacing"] = best
+    roiset = fr_rois.RoiSet(polygons={"face": polygon}, frame_height_width=(height, width),
+                            point_spacing=best)
+    fr_rois.save_rois_h5(roiset, path)
     return path
 
 
@@ -151,9 +149,7 @@ def run_one(args: argparse.Namespace) -> dict:
         for _ in fr_video.iter_chunks(video, chunk_size=64, grayscale=True):
             pass
     elif args.mode == "preprocess":
-        import h5py
-        with h5py.File(args.rois, "r") as f:
-            mask = f["mask"][()]
+        _, mask = fpt.read_home_and_mask(args.rois)
         params = fpt.TrackingParams.from_config(tracking_config(args.config))
         pre = fpt.Preprocessor.from_params(mask, params)
         chunks = fr_video.iter_chunks(video, chunk_size=64, grayscale=True)
@@ -402,9 +398,8 @@ def main(argv: list[str] | None = None) -> None:
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     rois = make_rois(args.workdir, args.height, args.width, args.fps, args.points)
-    import h5py
-    with h5py.File(rois, "r") as f:
-        n_pts = len(f["point_positions"])
+    from face_rhythm.rois import read_rois_h5
+    n_pts = read_rois_h5(rois).n_points
     print(f"# {args.height}x{args.width} at {args.fps:g} fps, {n_pts} points, "
           f"{args.threads} thread(s), {os.cpu_count()} CPU(s), load average "
           f"{os.getloadavg()[0]:.2f}; best of {args.repeats}")

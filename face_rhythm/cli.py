@@ -5,7 +5,7 @@ Subcommands
 ``face-rhythm info FILE.h5``
     Print an output file's tree of datasets and its provenance (``run_info``).
 ``face-rhythm rois draw VIDEO_OR_IMAGE -o rois.yaml``
-    Draw ROIs in the browser (see :mod:`face_rhythm.roi_server`).
+    Draw ROIs in the browser (see :mod:`face_rhythm.rois.server`).
 ``face-rhythm synth OUT.avi``
     Write a synthetic face video with known motion.
 ``face-rhythm version``
@@ -23,7 +23,7 @@ from pathlib import Path
 from . import __version__
 from .h5_handling import read_file_run_info, show_item_tree
 from .provenance import package_versions
-from .roi_server import add_rois_parser
+from .rois.server import add_rois_parser
 from .runlog import setup_logging
 from .synthetic import default_face, write_video
 

@@ -1,19 +1,15 @@
 """Re-exports for compatibility with the reference package's ``face_rhythm.helpers`` paths.
 
-Nothing is defined here: each name lives in its topic module (video readers in
-:mod:`face_rhythm.video`, warps in :mod:`face_rhythm.warps`, ECC in
-:mod:`face_rhythm.registration`, weight hashing in :mod:`face_rhythm.roma`, CLAHE in
-:mod:`face_rhythm.alignment`). Defaults follow this package, not the reference (e.g.
+Nothing is defined here: each name lives in the package that owns it (video readers in
+:mod:`face_rhythm.video`; warps, ECC, weight hashing and CLAHE in
+:mod:`face_rhythm.registration`). Defaults follow this package, not the reference (e.g.
 ``remap_images`` uses the cv2 backend, ``hash_file`` SHA-256).
 """
 
 from __future__ import annotations
 
-from .alignment import clahe
-from .registration import find_geometric_transformation
-from .roma import hash_file
-from .video import BufferedVideoReader, VideoReaderWrapper
-from .warps import (
+from .registration import clahe, find_geometric_transformation, hash_file
+from .registration.warps import (
     apply_warp_transform,
     compose_remappingIdx,
     compose_transform_matrices,
@@ -27,6 +23,7 @@ from .warps import (
     remappingIdx_to_flowField,
     warp_matrix_to_remappingIdx,
 )
+from .video import BufferedVideoReader, VideoReaderWrapper
 
 __all__ = [
     "BufferedVideoReader",

@@ -1,41 +1,12 @@
-"""Door: warps now live in :mod:`face_rhythm.registration.warps` (conventions there)."""
+"""Door: warps now live in :mod:`face_rhythm.registration.warps` (conventions there).
 
-from face_rhythm.registration.warps import (
-    RegistrationError,
+Every public name of that module is re-exported here (its ``__all__``), plus the two private
+helpers that older code imported from this path.
+"""
+
+from face_rhythm.registration.warps import *
+from face_rhythm.registration.warps import (  # noqa: F401
+    __all__,
     _as_gray_float,
     _pixel_grid,
-    apply_warp_transform,
-    as_3x3,
-    compose_remappingIdx,
-    compose_transform_matrices,
-    cv2RemappingIdx_to_pytorchFlowField,
-    flowField_to_remappingIdx,
-    invert_remappingIdx,
-    invert_warp_matrix,
-    mask_image_border,
-    remap_images,
-    remap_points,
-    remappingIdx_to_flowField,
-    transform_points,
-    warp_matrix_to_remappingIdx,
 )
-
-__all__ = [
-    "RegistrationError",
-    "_as_gray_float",
-    "_pixel_grid",
-    "apply_warp_transform",
-    "as_3x3",
-    "compose_remappingIdx",
-    "compose_transform_matrices",
-    "cv2RemappingIdx_to_pytorchFlowField",
-    "flowField_to_remappingIdx",
-    "invert_remappingIdx",
-    "invert_warp_matrix",
-    "mask_image_border",
-    "remap_images",
-    "remap_points",
-    "remappingIdx_to_flowField",
-    "transform_points",
-    "warp_matrix_to_remappingIdx",
-]
