@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .h5_handling import read_file_run_info, show_item_tree
+from .h5_handling import item_tree, read_file_run_info
 from .provenance import package_versions
 from .rois.server import add_rois_parser
 from .runlog import setup_logging
@@ -35,7 +35,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise SystemExit(f"face-rhythm info: {path}: no such file")
     try:
-        tree = show_item_tree(path=path, depth=args.depth, show_metadata=False)
+        tree = item_tree(path=path, depth=args.depth, show_metadata=False)
         info = read_file_run_info(path)
     except OSError as e:
         raise SystemExit(f"face-rhythm info: {path}: not a readable HDF5 file ({e})") from None

@@ -20,6 +20,12 @@ class                      raised for
 ``AlignmentParamsError``   reference-frame and session-alignment parameters
 ``VisualizationError``     an image, colour, point array or frame range that cannot be drawn
 ``NWBExportError``         a session's outputs that do not fit into one NWB file
+``ParamsKeyError``         a params key the defaults lack (``helpers.prepare_params``)
+``PathNotFoundError``      a file or folder that must exist (also a ``FileNotFoundError``)
+``PathExistsError``        a file that may not be overwritten (also a ``FileExistsError``)
+``DownloadError``          a download that failed or whose hash differs
+``NotEquivalentError``     ``Equivalence_checker(assert_mode=True)`` found a difference
+``DeviceError``            a GPU or its driver library that is not there
 =========================  ==========================================================
 """
 
@@ -30,8 +36,14 @@ import os
 __all__ = [
     "AlignmentParamsError",
     "ConfigError",
+    "DeviceError",
+    "DownloadError",
     "FaceRhythmError",
     "NWBExportError",
+    "NotEquivalentError",
+    "ParamsKeyError",
+    "PathExistsError",
+    "PathNotFoundError",
     "RegistrationError",
     "RemoteVideoError",
     "RoiError",
@@ -102,3 +114,28 @@ class VisualizationError(FaceRhythmError):
 
 class NWBExportError(FaceRhythmError):
     """Outputs of a session that do not fit together (shapes, videos, frequencies, paths)."""
+
+
+# --- shared helpers (files, dicts, arrays, devices; the reference's face_rhythm.helpers) ---
+class ParamsKeyError(ConfigError, AssertionError):
+    """A params dict with a key its defaults lack (the reference raised AssertionError)."""
+
+
+class PathNotFoundError(FaceRhythmError, FileNotFoundError):
+    """A file or folder that must exist and does not; the message names the path."""
+
+
+class PathExistsError(FaceRhythmError, FileExistsError):
+    """A file or folder that exists where it may not be overwritten; names the path."""
+
+
+class DownloadError(FaceRhythmError, OSError):
+    """A download that failed or whose hash does not match; names the URL or file."""
+
+
+class NotEquivalentError(FaceRhythmError, AssertionError):
+    """Two structures that ``Equivalence_checker(assert_mode=True)`` found different."""
+
+
+class DeviceError(FaceRhythmError, RuntimeError):
+    """A device (GPU, its driver library) that was asked for and is not there."""

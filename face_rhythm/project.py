@@ -1,12 +1,16 @@
 """Project folder for notebook users (the original package's ``prepare_project``).
 
 The Snakemake workflow does not need this: it keeps its own ``results/`` layout. Notebook
-users who drive the classes by hand get the original layout::
+users who drive the classes by hand (and :func:`face_rhythm.pipelines.pipeline_basic`) get
+the original layout, filled by the classes' ``save_config`` / ``save_run_info`` /
+``save_run_data`` (:class:`face_rhythm.util.FR_Module`)::
 
-    <project>/config.yaml        # parameters per stage (paths section written here)
-    <project>/run_info.json      # derived facts per stage
-    <project>/analysis_files/    # HDF5 outputs of each stage
-    <project>/visualizations/    # figures and videos
+    <project>/config.yaml                    # 'paths' + the parameters of each class
+    <project>/run_info.json                  # derived facts of each class
+    <project>/analysis_files/<Class>.h5      # HDF5 outputs of each class
+    <project>/visualizations/                # figures and videos
+
+``docs/project_folder.md`` relates it to the workflow's ``results/``.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ def prepare_project(directory_project: str | os.PathLike = "./", overwrite_confi
     directory_project : path-like
         Project folder ('./' = the current directory).
     overwrite_config : bool
-        Replace an existing ``config.yaml`` with a fresh one (only the ``paths`` section).
+        Replace an existing ``config.yaml`` with a fresh one (only the ``paths`` section),
+        and ``run_info.json`` with an empty one (its facts belonged to the old config).
     update_project_paths : bool
         In an existing ``config.yaml``, rewrite ``paths`` (project, config, run_info) to this
         folder; ignored when ``overwrite_config``.
@@ -62,6 +67,14 @@ def prepare_project(directory_project: str | os.PathLike = "./", overwrite_confi
     Returns
     -------
     (path_config, path_run_info, directory_project) : tuple of str
+        Absolute paths.
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder does not exist and ``mkdir`` is False.
+    ConfigError
+        An existing ``config.yaml`` is not a YAML mapping (with ``update_project_paths``).
     """
     del initialize_visualization, verbose
     directory = Path(directory_project).expanduser().resolve()
@@ -85,7 +98,7 @@ def prepare_project(directory_project: str | os.PathLike = "./", overwrite_confi
         cfg["paths"] = {**(cfg.get("paths") or {}), **_paths(directory)}
         _write_yaml(cfg, path_config)
         logger.info("updated paths in %s", path_config)
-    if not path_run_info.is_file():
+    if overwrite_config or not path_run_info.is_file():
         with atomic_path(path_run_info) as tmp:
             tmp.write_text(json.dumps({}, indent=2))
     return str(path_config), str(path_run_info), str(directory)

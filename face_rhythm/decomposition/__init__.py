@@ -30,6 +30,9 @@ module                 holds
 ``figures``            component figures and the EVR chart
 ``stage``              :func:`tca_stage`, the workflow's step (spectrogram.h5 files -> tca.h5)
 ``notebook``           :class:`TCA`, the original package's notebook API
+``cp_tools``           the original's CP helpers (``face_rhythm.helpers`` names):
+                       ``cp_to_dense``, ``tensorly_cp_to_device``, ``cp_reconstruction_EVR``,
+                       ``order_cp_factors_by_EVR``
 =====================  =======================================================================
 
 Who may call it: the workflow script ``tca.py`` (through :func:`tca_stage`), notebooks, and

@@ -8,6 +8,7 @@ parameters of each call in :attr:`TCA.config`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from face_rhythm.errors import TCAError
+from face_rhythm.provenance import package_versions
+from face_rhythm.util.fr_module import FR_Module
 
 from .dims import _axis
 from .evr import order_by_evr
@@ -29,7 +32,7 @@ logger = logging.getLogger(__package__)
 __all__ = ["TCA"]
 
 
-class TCA:
+class TCA(FR_Module):
     """Tensor component analysis of spectrograms (notebook API of the original package).
 
     Parameters
@@ -40,7 +43,10 @@ class TCA:
     Attributes
     ----------
     config, run_info, run_data : dict
-        Parameters of each call, facts of the run, and the factors for saving.
+        Parameters of each call, facts of the run (shapes, EVRs, versions), and the factors,
+        written by ``save_run_data`` (of :class:`~face_rhythm.util.FR_Module`) as
+        ``analysis_files/TCA.h5``: ``factors/{key}/{dim}`` (L, R), ``factor_weights/{key}``
+        (R,), ``factors_rearranged``, and the dimension names.
     data : dict str -> ndarray
         Tensors after :meth:`rearrange_data` (and :meth:`normalize_data`).
     factors : dict key -> dict dim -> (L, R)
@@ -52,6 +58,7 @@ class TCA:
     """
 
     def __init__(self, verbose: bool | int = 1):
+        super().__init__()
         self._verbose = int(verbose)
         self.config: dict[str, Any] = {"verbose": int(verbose)}
         self.run_info: dict[str, Any] = {}
@@ -100,6 +107,8 @@ class TCA:
             "name_dim_concat_dictElements": name_dim_concat_dictElements,
             "idx_windows": idx_windows, "name_dim_array_window": name_dim_array_window}
         self.data, self.rearrangement = rearrange_data(data, **kw)
+        if method_handling_dictElements in ("concatenate", "stack"):  # the original's key
+            self.data = {"0": next(iter(self.data.values()))}
         self.config["rearrange_data"] = kw
         self.run_info["rearrange_data"] = {
             "shapes": {k: list(v.shape) for k, v in self.data.items()},
@@ -138,6 +147,8 @@ class TCA:
         for k, x in data.items():
             check_fit_inputs(x, method, params_method, name=f"tensor {k!r}")
         self.factors, self.factor_weights, self.factors_raw = {}, {}, {}
+        self._DEVICE = str(DEVICE)
+        self._cleanup()
         for k, x in data.items():
             w, f, info = fit_cp(x, method, params_method, backend=backend, device=DEVICE,
                                 seed=seed, dtype=dtype, name=f"tensor {k!r}")
@@ -152,7 +163,12 @@ class TCA:
                               "backend": backend, "DEVICE": DEVICE, "seed": seed,
                               "dtype": dtype}
         self._fitted_data = data
+        self._cleanup()
         self.run_data["factors"] = self.factors
+        self.run_data["factor_weights"] = self.factor_weights
+        if names is not None:
+            self.run_data["names_dims_array_preDecomp"] = list(names)
+        self.run_info["versions"] = package_versions()
         return self.factors
 
     def order_factors_by_EVR(self, data: Mapping[str, np.ndarray] | None = None,
@@ -186,18 +202,27 @@ class TCA:
     def rearrange_factors(self, factors: Mapping[str, Mapping[str, np.ndarray]] | None = None,
                           undo_concat_dictElements: bool = True,
                           undo_concat_complexDim: bool = True) -> dict:
-        """Undo the rearrangement on the factors; see :func:`rearrange_factors`."""
+        """Undo the rearrangement on the factors, in the original's layout.
+
+        Shapes: every factor stays ``(L, R)`` with its pre-decomposition name (e.g.
+        ``"(xy points)"`` is ``(2N, R)``, x rows then y rows). ``undo_concat_dictElements``
+        (``concatenate`` only; a no-op otherwise) replaces the concatenated dim's factor of
+        tensor ``"0"`` by a dict under ``name_dim_dictElements``:
+        ``{"<dim>_<element key>": (L_element, R)}``. ``undo_concat_complexDim`` (when the
+        data were complex-unfolded; a no-op otherwise) re-forms complex factors of half the
+        length. Sets :attr:`factors_rearranged`, :attr:`names_dims_array_postDecomp` (list)
+        and :attr:`name_dim_dictElements_postDecomp`.
+        """
         if self.rearrangement is None:
             raise TCAError("call rearrange_data first")
         factors = self.factors if factors is None else factors
-        self.factors_rearranged, self.names_dims_array_postDecomp = rearrange_factors(
-            factors, self.rearrangement, undo_concat_dictElements=undo_concat_dictElements,
-            undo_concat_complexDim=undo_concat_complexDim)
         r = self.rearrangement
-        self.name_dim_dictElements_postDecomp = (
-            r.name_dim_dictElements if (r.method_handling_dictElements != "concatenate"
-                                        or undo_concat_dictElements) else None)
+        self.factors_rearranged = _reference_factors(
+            factors, r, undo_concat_dictElements, undo_concat_complexDim)
+        self.names_dims_array_postDecomp = list(r.names_dims_preDecomp)
+        self.name_dim_dictElements_postDecomp = r.name_dim_dictElements
         self.run_data["factors_rearranged"] = self.factors_rearranged
+        self.run_data["names_dims_array_postDecomp"] = self.names_dims_array_postDecomp
         return self.factors_rearranged
 
     def plot_factors(self, factors: Mapping | None = None, figure_saver=None,
@@ -246,6 +271,43 @@ class TCA:
                 plt.close(fig)
         return figs
 
+    def _cleanup(self) -> None:
+        """Free memory after a fit: garbage-collect, and empty the CUDA cache when the fit ran
+        on a CUDA device (the original notebooks call it after saving)."""
+        import gc
+        import sys
+
+        for _ in range(3):
+            gc.collect()
+        torch = sys.modules.get("torch")
+        if "cuda" in str(getattr(self, "_DEVICE", "")) and torch is not None \
+                and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
     def __repr__(self) -> str:
         keys = list(self.data)
         return f"TCA(tensors={keys}, fitted={bool(self.factors)})"
+
+
+def _reference_factors(factors: Mapping[str, Mapping[str, np.ndarray]], r: Rearrangement,
+                       undo_dict: bool, undo_complex: bool) -> dict:
+    """Factors in the original's ``factors_rearranged`` layout (see
+    :meth:`TCA.rearrange_factors`): dims stay folded (``(L, R)``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, fdict in factors.items():
+        fd = {d: np.array(f) for d, f in fdict.items()}
+        if undo_complex and r.concat_complexDim:
+            # re-form complex values on the split dims, then fold them back to (L, R)
+            sep = dataclasses.replace(r, method_handling_dictElements="separate")
+            back, _ = rearrange_factors({key: fd}, sep, undo_concat_dictElements=False,
+                                        undo_concat_complexDim=True, undo_concat_dims=True)
+            fd = {d: a.reshape(-1, a.shape[-1]) for d, a in back[key].items()}
+        if undo_dict and r.method_handling_dictElements == "concatenate":
+            d = r.name_dim_concat_dictElements
+            f = fd.pop(d)
+            scale = f.shape[0] / sum(r.element_lengths)  # 1/2 after complex re-forming
+            bounds = np.cumsum([0] + [round(n * scale) for n in r.element_lengths])
+            fd[r.name_dim_dictElements] = {f"{d}_{k}": f[bounds[i]:bounds[i + 1]]
+                                           for i, k in enumerate(r.keys)}
+        out[key] = fd
+    return out

@@ -147,7 +147,7 @@ def write_tca_h5(path: str | os.PathLike, result: TCAResult,
     """
     contents = tca_h5_dict(result, element_meta, frequencies, point_positions,
                            run_info=run_info, extra=extra)
-    simple_save(contents, path)
+    simple_save(contents, path, write_mode="w")
     return TCAFile.from_dict(contents, path=path, run_info=run_info)
 
 

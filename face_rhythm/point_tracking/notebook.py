@@ -9,6 +9,7 @@ stream (:func:`_resolve_videos`), and tracks them one by one or as one contiguou
 from __future__ import annotations
 
 import dataclasses
+import gc
 import itertools
 import json
 import os
@@ -18,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from face_rhythm.provenance import package_versions
+from face_rhythm.util.fr_module import FR_Module
 from face_rhythm.video import (
     VideoReaderWrapper,
     is_remote,
@@ -35,7 +38,7 @@ from .preprocess import as_chunks, combine_masks, validate_frames_freeze, valida
 __all__ = ["PointTracker"]
 
 
-class PointTracker:
+class PointTracker(FR_Module):
     """Track seed points through one or more videos (the original's notebook API).
 
     Parameters
@@ -86,6 +89,14 @@ class PointTracker:
     violations : list of scipy.sparse.coo_array
     violations_sparseCOO : dict {str(video index): {row, col, data, shape}}
     violation_fraction : list of float
+        Per video: fraction of frames with at least one violation (a float in [0, 1]).
+    config, run_info, run_data : dict
+        Constructor arguments; derived facts (frame counts, number of points, violation
+        fractions, versions); the outputs, written by ``save_run_data`` (of
+        :class:`~face_rhythm.util.FR_Module`) as ``analysis_files/PointTracker.h5`` in the
+        original's layout: ``points_tracked/{video index}`` (T, N, 2) float32,
+        ``violations/{video index}/{row, col, data, shape}``, ``point_positions``,
+        ``neighbors``, ``mesh_d0``, ``mask`` (all True without ROI masks).
     """
 
     def __init__(self, buffered_video_reader: Any, point_positions: np.ndarray,
@@ -99,6 +110,7 @@ class PointTracker:
                  visualize_video: bool = False,
                  params_visualization: Mapping[str, Any] | None = None,
                  verbose: bool | int = 1):
+        super().__init__()
         self.verbose = int(verbose)
         if visualize_video:
             raise TrackingError("visualize_video=True: live display is not available; "
@@ -157,7 +169,11 @@ class PointTracker:
                                   for i, (f, n) in enumerate(zip(ffs, self._lengths,
                                                                  strict=True))]
         self.config = {"contiguous": self.contiguous, "idx_start": self.idx_start,
-                       "n_videos": n_videos, **nested}
+                       "n_videos": n_videos, **nested,
+                       "frames_freeze": None if frames_freeze is None else "given",
+                       "visualize_video": bool(visualize_video),
+                       "params_visualization": self.params_visualization,
+                       "verbose": self.verbose}
         self.points_tracked: Any = None
         self.violations: list = []
         self.violations_sparseCOO: dict = {}
@@ -207,22 +223,30 @@ class PointTracker:
         self.violations = [r.violations_sparse() for r in results]
         self.violation_fraction = [r.violation_fraction for r in results]
         self.run_info = {"num_points": self.num_points,
+                         "num_videos": len(self._lengths),
                          "n_frames": [int(n) for n in self._lengths],
-                         "violation_fraction": self.violation_fraction,
-                         "n_rewinds": [r.n_rewinds for r in results]}
+                         "num_frames_total": int(sum(self._lengths)),
+                         "violation_fraction": [float(f) for f in self.violation_fraction],
+                         "n_rewinds": [int(r.n_rewinds) for r in results],
+                         "versions": package_versions()}
+        mask = self.mask if self.mask is not None else np.ones(self._shapes[0], dtype=bool)
         self.run_data = {"points_tracked": self.points_tracked,
                          "violations": self.violations_sparseCOO,
                          "point_positions": self.point_positions,
-                         "neighbors": self.neighbors, "mesh_d0": self.d_0,
-                         "mask": self.mask,
+                         "neighbors": np.asarray(self.neighbors, dtype=np.int64),
+                         "mesh_d0": np.asarray(self.d_0, dtype=np.float32),
+                         "mask": np.asarray(mask, dtype=bool),
                          "params": json.dumps(self.params.to_reference())}
         return self.points_tracked
 
     def cleanup(self) -> None:
-        """Drop the large arrays held by the tracker."""
-        for name in ("points_tracked", "violations", "violations_sparseCOO", "run_data",
-                     "videos"):
-            setattr(self, name, None)
+        """Delete every attribute (the large arrays with them) and collect garbage.
+
+        Save what you need first (``save_run_data``); the tracker is unusable afterwards.
+        """
+        for name in list(vars(self)):
+            delattr(self, name)
+        gc.collect()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,8 +18,10 @@ What it owns
 * parameters, the only place their defaults live (:mod:`.params`); the files
   ``reference_frame.h5`` and ``registration.h5`` (:mod:`.results`: one writer and one reader
   each); figures (:mod:`.figures`); the original's notebook classes :class:`Aligner` and
-  :class:`Image_preparation_pipeline` (:mod:`.notebook`); the workflow's stages
-  (:mod:`.stage`).
+  :class:`Image_preparation_pipeline` (:mod:`.notebook`), :class:`ROI_Alinger`
+  (:mod:`.roi_alignment`) and :class:`Image_Aligner` (:mod:`.image_aligner`), which the
+  original documents in ``face_rhythm.rois`` and which importing this package puts there;
+  the workflow's stages (:mod:`.stage`).
 
 Who may call it
 ---------------
@@ -46,6 +48,7 @@ from .figures import (
     plot_registration_pair,
     save_png,
 )
+from .image_aligner import Image_Aligner
 from .methods import (
     METHODS,
     NullRegistration,
@@ -86,6 +89,7 @@ from .results import (
     save_reference_frame_h5,
     save_registration_h5,
 )
+from .roi_alignment import ROI_Alinger
 from .roma import RoMa, fetch_weights, hash_file
 from .stage import (
     alignment_overview_stage,
@@ -117,6 +121,7 @@ from .warps import (
 
 logger = logging.getLogger(__name__)
 
+
 __all__ = [
     "DEFAULT_PARAMS_VQT_REFERENCE",
     "METHODS",
@@ -126,9 +131,11 @@ __all__ = [
     "ECC_cv2",
     "ImageAlignmentChecker",
     "ImageRegistrationMethod",
+    "Image_Aligner",
     "Image_preparation_pipeline",
     "NullRegistration",
     "PhaseCorrelationRegistration",
+    "ROI_Alinger",
     "ReferenceFrame",
     "ReferenceFrameFile",
     "ReferenceFrameParams",

@@ -130,9 +130,9 @@ class ECC_cv2(ImageRegistrationMethod):
 
     def __init__(self, mode_transform: str = "euclidean", n_iter: int = 200,
                  termination_eps: float = 1e-9, gaussFiltSize: float = 1,
-                 auto_fix_gaussFilt_step: int | None = 10, init_phase_correlation: bool = True,
-                 pyramid_levels: int = 3, max_retries: int = 5, device: str = "cpu",
-                 verbose: bool | int = False):
+                 auto_fix_gaussFilt_step: int | None = 10, device: str = "cpu",
+                 verbose: bool | int = False, *, init_phase_correlation: bool = True,
+                 pyramid_levels: int = 3, max_retries: int = 5):
         super().__init__(device=device, verbose=verbose)
         if mode_transform not in _ECC_MODES:
             raise RegistrationError(f"ECC mode_transform {mode_transform!r} not in "

@@ -37,7 +37,7 @@ class PhaseCorrelationRegistration(ImageRegistrationMethod):
     """
 
     def __init__(self, device: str = "cpu", bandpass_freqs: Sequence[float] | None = None,
-                 order: int = 5, window: bool = True, verbose: bool = False):
+                 order: int = 5, verbose: bool = False, *, window: bool = True):
         super().__init__(device=device, verbose=verbose)
         if bandpass_freqs is not None and len(bandpass_freqs) != 2:
             raise RegistrationError(f"bandpass_freqs must be [low, high], got {bandpass_freqs}")

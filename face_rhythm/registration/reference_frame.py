@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from face_rhythm.errors import AlignmentParamsError
+from face_rhythm.rois import clahe
 from face_rhythm.spectral_analysis import make_vqt
 from face_rhythm.video import iter_chunks, validate_videos
 
@@ -213,29 +214,6 @@ def select_still_frames(power: np.ndarray, ptile: float) -> tuple[np.ndarray, fl
     thr = float(np.percentile(p[ok], float(ptile)))
     kept = ok & (p <= thr)
     return kept, thr
-
-
-def clahe(im: np.ndarray, grid_size: int = 50, clipLimit: float = 0,
-          normalize: bool = True) -> np.ndarray:
-    """CLAHE (OpenCV) of a 2-D image; returns uint16.
-
-    Parameters
-    ----------
-    im : (H, W)
-    grid_size : int
-        Tiles per axis (``tileGridSize=(grid_size, grid_size)``).
-    clipLimit : float
-    normalize : bool
-        Stretch the input to the full uint16 range first (else values are cast).
-    """
-    a = np.asarray(im, dtype=np.float64)
-    if normalize:
-        lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
-        a = (a - lo) / max(hi - lo, 1e-12) * 65535
-    a = np.clip(np.nan_to_num(a), 0, 65535).astype(np.uint16)
-    c = cv2.createCLAHE(clipLimit=float(clipLimit), tileGridSize=(int(grid_size),
-                                                                    int(grid_size)))
-    return c.apply(a)
 
 
 def finish_reference_image(mean_image: np.ndarray, clip_limit: float = 2.0,

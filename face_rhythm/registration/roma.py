@@ -10,7 +10,6 @@ Every name here is also importable from :mod:`face_rhythm.registration`.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from face_rhythm.atomic import atomic_path
+from face_rhythm.downloads import hash_file as _hash_file
 
 from .base import MULTISESSION_EXTRA_HINT, ImageRegistrationMethod
 from .warps import RegistrationError, _as_gray_float
@@ -32,12 +32,9 @@ __all__ = ["RoMa", "fetch_weights", "hash_file"]
 
 def hash_file(path: str | os.PathLike, type_hash: str = "SHA256", buffer_size: int = 1 << 20
               ) -> str:
-    """Hex digest of a file (``type_hash`` any :mod:`hashlib` name: SHA256, MD5, ...)."""
-    h = hashlib.new(type_hash.lower().replace("-", ""))
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(buffer_size), b""):
-            h.update(block)
-    return h.hexdigest()
+    """Hex digest of a file (:func:`face_rhythm.downloads.hash_file`, SHA-256 by default here:
+    the RoMa weights are pinned by SHA-256)."""
+    return _hash_file(path, type_hash, buffer_size)
 
 
 def _expected_hashes(entry: Mapping[str, Any]) -> dict[str, str]:
@@ -191,7 +188,7 @@ class RoMa(ImageRegistrationMethod):
                  batch_size: int = 1000, device: str = "cpu",
                  weight_urls: Mapping[str, Any] | None = None,
                  fallback_weight_urls: Mapping[str, Any] | None = None,
-                 cache_dir: str | os.PathLike | None = None, verbose: bool = False):
+                 verbose: bool = False, *, cache_dir: str | os.PathLike | None = None):
         super().__init__(device=device, verbose=verbose)
         if model_type not in ("outdoor", "indoor"):
             raise RegistrationError(f"RoMa model_type must be 'outdoor' or 'indoor', got "

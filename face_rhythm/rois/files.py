@@ -39,7 +39,8 @@ from .roiset import DEFAULT_POINT_SPACING, RoiSet
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["load_example_image", "load_rois", "roiset_from_rois_file", "save_rois_yaml"]
+__all__ = ["load_example_image", "load_rois", "reference_mask_names", "roiset_from_rois_file",
+           "save_rois_yaml"]
 
 _H5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 
@@ -231,3 +232,26 @@ def load_example_image(path: str | os.PathLike) -> np.ndarray | None:
         if "polygons" not in f:  # the original's ROIs.h5
             return f["exampleImage"][()] if "exampleImage" in f else None
     return read_rois_h5(path).example_frame
+
+
+def reference_mask_names(path: str | os.PathLike) -> list[str] | None:
+    """The keys of ``mask_images`` in an original ``ROIs.h5``, in ROI order; None otherwise.
+
+    Parameters
+    ----------
+    path : path-like
+        Any ROI file; only an original-format ``ROIs.h5`` (``mask_images`` and no
+        ``polygons``) has stored mask names (``mask_0``, ``mask_1``, ...).
+
+    Returns
+    -------
+    list of str or None
+        Naturally sorted (``mask_2`` before ``mask_10``), matching :func:`load_rois`'s order.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in _H5_SUFFIXES:
+        return None
+    with h5py.File(path, "r") as f:
+        if "polygons" in f or "mask_images" not in f:
+            return None
+        return sorted(f["mask_images"], key=_natural_key)

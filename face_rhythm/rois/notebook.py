@@ -11,9 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from face_rhythm.provenance import package_versions
+from face_rhythm.util.fr_module import FR_Module
+
 from ..errors import RoiError
 from .figures import plot_rois
-from .files import load_example_image, load_rois, save_rois_yaml
+from .files import load_example_image, load_rois, reference_mask_names, save_rois_yaml
 from .geometry import combine_masks, grid_points
 from .results import save_rois_h5
 from .roiset import DEFAULT_POINT_SPACING, RoiSet
@@ -24,7 +27,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["ROIs"]
 
 
-class ROIs:
+class ROIs(FR_Module):
     """Face ROIs and the points to track inside them (the original package's notebook API).
 
     Parameters
@@ -41,32 +44,42 @@ class ROIs:
         Name -> (n, 2) ``(x, y)`` vertices for 'custom' mode.
     point_positions : np.ndarray, optional
         (N, 2) points that replace the grid.
-    mask_images : dict, optional
-        Name -> (H, W) bool masks that replace the filled polygons.
-    point_spacing : int
-        Grid spacing used by the GUI default and by :meth:`make_points` in 'custom' mode.
+    mask_images : dict or list, optional
+        (H, W) bool masks that replace the filled polygons, one per ROI in order (a dict
+        keyed by the ROI names, or by mask names such as ``mask_0``, or a list).
     verbose : int
         Kept for compatibility; messages go through :mod:`logging` (configure its level).
+    point_spacing : int
+        Grid spacing used by the GUI default and by :meth:`make_points` in 'custom' mode
+        (keyword; not in the original's signature).
 
     Attributes
     ----------
-    exampleImage, roi_points (name -> vertices), mask_images (name -> mask),
+    exampleImage, roi_points (ROI name -> vertices), mask_images (mask key -> (H, W) bool:
+    ``mask_{i}`` in ROI order as the original names them, or the keys stored in an
+    original ``ROIs.h5``; ``rois[i]`` is the i-th mask, ``len(rois)`` the number of masks),
     point_positions (N, 2) float32, num_points, img_hw, roiset (:class:`RoiSet`),
-    config / run_info / run_data dicts.
+    config / run_info / run_data dicts: ``save_run_data`` (of
+    :class:`~face_rhythm.util.FR_Module`) writes ``analysis_files/ROIs.h5`` in the original's
+    layout (``mask_images/mask_{i}``, ``roi_points/ROI_{i}``, ``point_positions``,
+    ``exampleImage``), readable again with ``ROIs(select_mode='file', path_file=...)``.
     """
 
     def __init__(self, select_mode: str = "gui", exampleImage: np.ndarray | None = None,
                  path_file: str | os.PathLike | None = None,
                  coords_rois: Mapping[str, Any] | None = None,
                  point_positions: np.ndarray | None = None,
-                 mask_images: Mapping[str, np.ndarray] | None = None,
-                 point_spacing: int = DEFAULT_POINT_SPACING, verbose: int = 1) -> None:
+                 mask_images: Mapping[str, np.ndarray] | Sequence[np.ndarray] | None = None,
+                 verbose: int = 1, point_spacing: int = DEFAULT_POINT_SPACING) -> None:
+        super().__init__()
         self.verbose = int(verbose)
+        mask_keys = None
         self.exampleImage = None if exampleImage is None else np.asarray(exampleImage)
         if select_mode == "file":
             if path_file is None:
                 raise RoiError("ROIs(select_mode='file') needs path_file")
             rs = load_rois(path_file)
+            mask_keys = reference_mask_names(path_file)
             if self.exampleImage is None:
                 self.exampleImage = load_example_image(path_file)
         elif select_mode == "custom":
@@ -83,20 +96,26 @@ class ROIs:
             raise RoiError(f"ROIs: select_mode must be 'gui', 'file' or 'custom', got "
                            f"{select_mode!r}")
         if mask_images is not None:
-            rs = dataclasses.replace(rs, fixed_masks={n: np.asarray(m, dtype=bool)
-                                                      for n, m in mask_images.items()})
+            fixed, mask_keys = _match_masks(mask_images, list(rs.polygons))
+            rs = dataclasses.replace(rs, fixed_masks=fixed)
         if point_positions is not None:
             rs.fixed_points = np.asarray(point_positions, dtype=np.float32).reshape(-1, 2)
         self.roiset = rs
+        self._mask_keys = mask_keys or [f"mask_{i}" for i in range(len(rs.polygons))]
         self.config = {"select_mode": select_mode,
                        "path_file": None if path_file is None else str(path_file),
-                       "point_spacing": rs.point_spacing}
+                       "coords_rois": None if coords_rois is None else {
+                           str(n): np.asarray(v, dtype=float).tolist()
+                           for n, v in coords_rois.items()},
+                       "point_spacing": rs.point_spacing, "verbose": self.verbose}
         self._refresh()
 
     def _refresh(self) -> None:
         rs = self.roiset
         self.roi_points = {n: v.copy() for n, v in rs.polygons.items()}
-        self.mask_images = rs.masks()
+        masks = rs.masks()  # keyed as the original: mask_{i}, or as stored in the file
+        self.mask_images = {k: masks[n] for k, n in zip(self._mask_keys, rs.polygons,
+                                                        strict=True)}
         try:
             self.point_positions = rs.points()
         except ValueError as e:
@@ -105,10 +124,16 @@ class ROIs:
         self.num_points = int(self.point_positions.shape[0])
         self.img_hw = tuple(rs.frame_height_width)
         self.run_info = {"num_points": self.num_points, "img_hw": list(self.img_hw),
-                         "roi_names": list(rs.polygons), "point_spacing": rs.point_spacing}
-        self.run_data = {"mask_images": self.mask_images, "roi_points": self.roi_points,
-                         "point_positions": self.point_positions,
-                         "exampleImage": self.exampleImage}
+                         "roi_names": list(rs.polygons), "point_spacing": rs.point_spacing,
+                         "versions": package_versions()}
+        # the original's ROIs.h5 layout: mask_images/mask_{i} (or the keys read from the
+        # file), roi_points/ROI_{i}
+        self.run_data = {
+            "mask_images": {k: np.asarray(m, dtype=bool) for k, m in self.mask_images.items()},
+            "roi_points": {f"ROI_{i}": np.asarray(v, dtype=np.float64)
+                           for i, v in enumerate(self.roi_points.values())},
+            "point_positions": np.asarray(self.point_positions, dtype=np.float32),
+            "exampleImage": self.exampleImage}
 
     def make_points(self, rois: Sequence[np.ndarray] | np.ndarray,
                     point_spacing: int = 10) -> np.ndarray:
@@ -158,6 +183,48 @@ class ROIs:
             return save_rois_h5(self.roiset, path, example_image=self.exampleImage)
         return save_rois_yaml(self.roiset, path)
 
+    # -- the original's container protocol: the mask images, in ROI order
+    def __getitem__(self, index: int | str) -> np.ndarray:
+        """Mask image (H, W) bool by position (``rois[0]``) or by key (``rois['mask_0']``,
+        or an ROI name such as ``rois['ROI_0']``)."""
+        keys = list(self.mask_images)
+        if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+            try:
+                return self.mask_images[keys[int(index)]]
+            except IndexError:
+                raise RoiError(f"ROIs[{index}]: there are {len(keys)} masks") from None
+        if index in self.mask_images:
+            return self.mask_images[index]
+        if index in self.roi_points:
+            return self.mask_images[keys[list(self.roi_points).index(index)]]
+        raise RoiError(f"ROIs[{index!r}]: no such mask; masks are {keys}, ROIs are "
+                       f"{list(self.roi_points)}")
+
+    def __len__(self) -> int:
+        return len(self.mask_images)
+
+    def __iter__(self):
+        """Iterates over the mask keys (like the original's dict of masks)."""
+        return iter(list(self.mask_images))
+
     def __repr__(self) -> str:
         return (f"ROIs({list(self.roi_points)}, img_hw={self.img_hw}, "
                 f"num_points={self.num_points})")
+
+
+def _match_masks(mask_images, roi_names: list[str]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Masks given to ``ROIs(mask_images=...)`` -> (ROI name -> mask, mask keys).
+
+    A dict keyed by the ROI names is taken as is (its keys become ``mask_{i}``); any other
+    dict, or a list of masks, is matched to the ROIs by position and keeps its keys.
+    """
+    if isinstance(mask_images, Mapping):
+        keys, arrs = [str(k) for k in mask_images], list(mask_images.values())
+        if keys == roi_names:
+            keys = [f"mask_{i}" for i in range(len(keys))]
+    else:
+        arrs = list(mask_images)
+        keys = [f"mask_{i}" for i in range(len(arrs))]
+    if len(arrs) != len(roi_names):
+        raise RoiError(f"ROIs: {len(arrs)} mask_images for {len(roi_names)} ROIs {roi_names}")
+    return {n: np.asarray(m, dtype=bool) for n, m in zip(roi_names, arrs, strict=True)}, keys

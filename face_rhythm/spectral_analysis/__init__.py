@@ -26,6 +26,9 @@ module             holds
 ``figures``        :func:`representative_points`, :func:`plot_point_spectrograms`
 ``stage``          :func:`spectrogram_from_tracking_file` (the workflow's step)
 ``notebook``       :class:`VQT_Analyzer` (the original's class)
+``filters``        the original's helper VQT (``face_rhythm.helpers`` names, doors onto
+                   ``vqt``): ``make_VQT_filters``, ``VQT``, ``torch_hilbert``, ``gaussian``,
+                   ``bounded_logspace``
 =================  ==========================================================================
 
 Who may call it: the workflow script ``spectrogram.py`` (:func:`spectrogram_from_tracking_file`),

@@ -18,7 +18,9 @@ import numpy as np
 
 from face_rhythm.errors import SpectralParamsError
 from face_rhythm.h5_handling import simple_save
+from face_rhythm.provenance import package_versions
 from face_rhythm.runlog import progress_bar
+from face_rhythm.util.fr_module import FR_Module
 
 from .figures import plot_point_spectrograms
 from .params import SpectralParams, check_vqt_params
@@ -30,16 +32,56 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["VQT_Analyzer"]
 
+#: ``params_VQT`` keys of older versions of the original (its helper ``VQT``) and where
+#: they go now: an argument of :class:`VQT_Analyzer` (honoured when that argument is left at
+#: its default) or nowhere.
+_OLD_VQT_KEYS = {"DEVICE_compute": "device", "batch_size": "batch_size",
+                 "return_complex": "return_complex", "progressBar": None}
 
-class VQT_Analyzer:
+
+def _vqt_signature_defaults() -> dict:
+    """``vqt.VQT``'s own defaults (the original passes ``params_VQT`` straight to it)."""
+    import inspect
+
+    import vqt
+
+    return {k: p.default for k, p in inspect.signature(vqt.VQT.__init__).parameters.items()
+            if k not in ("self", "verbose", "Fs_sample")
+            and p.default is not inspect.Parameter.empty}
+
+
+def _pop_old_keys(pv: dict, given: dict) -> dict:
+    """Remove the old keys from ``pv`` with a DeprecationWarning; return the arguments they
+    set (only those whose argument in ``given`` is still at its default ``None``)."""
+    import warnings
+
+    out = {}
+    for old, new in _OLD_VQT_KEYS.items():
+        if old not in pv:
+            continue
+        value = pv.pop(old)
+        where = (f"give VQT_Analyzer({new}=...) instead" if new is not None else
+                 "progress bars follow VQT_Analyzer(verbose=...) (> 1 shows them)")
+        warnings.warn(f"params_VQT[{old!r}] is deprecated and no longer a VQT parameter: "
+                      f"{where}", DeprecationWarning, stacklevel=3)
+        if new is not None and given.get(new) is None:
+            out[new] = value
+    return out
+
+
+class VQT_Analyzer(FR_Module):
     """Normalised VQT spectrograms of point displacement traces (reference API).
 
     Parameters
     ----------
     params_VQT : dict
         ``vqt.VQT`` keyword arguments, including ``Fs_sample`` = the video frame rate in Hz
-        (``None``: give ``frame_rate`` to :meth:`transform`). Missing keys take
-        :data:`~.params.DEFAULT_PARAMS_VQT`. Defaults are the reference class's.
+        (``None``: give ``frame_rate`` to :meth:`transform`). Missing keys take ``vqt.VQT``'s
+        own defaults, as in the original (e.g. ``window_type='gaussian'``, not the workflow's
+        ``hann``); the default dict is the reference class's. ``F_max`` may equal the Nyquist
+        frequency. Keys of older versions (``DEVICE_compute``, ``batch_size``,
+        ``return_complex``, ``progressBar``) raise a ``DeprecationWarning`` naming the argument
+        they now are, and set it when it is left at its default.
     batch_size : int
         Points per batch.
     device : str
@@ -61,7 +103,12 @@ class VQT_Analyzer:
         Per input key after :meth:`transform_all`: (2, N, F, T) arrays, (T,) frames,
         (F,) Hz.
     vqt_model : vqt.VQT
-    config, run_data : dict
+    config, run_info, run_data : dict
+        Constructor arguments; facts (``Fs_sample`` in Hz, frequencies, shapes, versions);
+        the outputs, written by ``save_run_data`` (of :class:`~face_rhythm.util.FR_Module`)
+        as ``analysis_files/VQT_Analyzer.h5``: ``spectrograms/{video}`` (2, N, F, T),
+        ``x_axis/{video}`` (T,) frames, ``frequencies`` (F,) Hz, ``VQT/filters``,
+        ``point_positions``.
     """
 
     def __init__(
@@ -75,6 +122,7 @@ class VQT_Analyzer:
         verbose: int = 1,
         return_complex: bool | None = None,
     ):
+        super().__init__()
         if params_VQT is None:
             params_VQT = {
                 "Fs_sample": 90, "Q_lowF": 3, "Q_highF": 20, "F_min": 1, "F_max": 40,
@@ -83,7 +131,13 @@ class VQT_Analyzer:
                 "fft_conv": True, "fast_length": True, "take_abs": True, "filters": None,
                 "plot_pref": False,
             }
-        pv = dict(params_VQT)
+        pv = {**_vqt_signature_defaults(), **dict(params_VQT)}  # missing keys: vqt's defaults
+        old = _pop_old_keys(pv, {"device": None if device == "cpu" else device,
+                                 "batch_size": None if batch_size == 10 else batch_size,
+                                 "return_complex": return_complex})
+        device = old.get("device", device)
+        batch_size = old.get("batch_size", batch_size)
+        return_complex = old.get("return_complex", return_complex)
         self._fs = pv.pop("Fs_sample", None)
         take_abs = pv.get("take_abs", True)
         self._params = SpectralParams.from_config({
@@ -171,6 +225,13 @@ class VQT_Analyzer:
                 pts, point_positions, frame_rate)
         self.run_data.update({"spectrograms": self.spectrograms, "x_axis": self.x_axis,
                               "point_positions": self.point_positions})
+        self.run_info.update({
+            "Fs_sample": float(self.vqt_model.Fs_sample) if self.vqt_model is not None
+            else None,
+            "num_points": int(self.point_positions.shape[0]),
+            "frequencies": [float(f) for f in next(iter(self.freqs.values()), [])],
+            "spectrogram_shapes": {k: list(v.shape) for k, v in self.spectrograms.items()},
+            "versions": package_versions()})
 
     @staticmethod
     def _check_inputs(points_tracked, point_positions) -> None:
@@ -186,11 +247,14 @@ class VQT_Analyzer:
             raise SpectralParamsError(f"point_positions must be (N, 2), not {pp.shape}")
 
     def demo_transform(self, points_tracked: Mapping[str, np.ndarray],
-                       point_positions: np.ndarray, idx_point: Iterable[int] = (0,),
+                       point_positions: np.ndarray, idx_point: int | Iterable[int] = (0,),
                        name_points: str = "0", plot: bool = True,
                        frame_rate: float | None = None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Spectrogram of a few points (normalised among themselves), optionally plotted.
+
+        ``idx_point``: one point index (an int, as the original's notebooks pass it) or a list
+        of them; ``name_points``: the key of ``points_tracked`` to use.
 
         Returns
         -------
@@ -201,7 +265,8 @@ class VQT_Analyzer:
         The figure (if ``plot``) is kept as ``self.demo_figure``.
         """
         self._check_inputs(points_tracked, point_positions)
-        idx = [int(i) for i in idx_point]
+        idx = ([int(idx_point)] if np.ndim(idx_point) == 0
+               else [int(i) for i in np.ravel(idx_point)])
         pt = np.asarray(points_tracked[name_points])[:, idx, :]
         pp = np.asarray(point_positions)[idx]
         spec, x, freqs = self.transform(pt, pp, frame_rate)
@@ -218,13 +283,16 @@ class VQT_Analyzer:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``VQT_Analyzer.h5`` in the reference layout (atomically)."""
-        return simple_save({k: v for k, v in self.run_data.items()}, path)
+        return simple_save({k: v for k, v in self.run_data.items()}, path, write_mode="w")
 
     def cleanup(self) -> None:
-        """Drop the stored spectrograms and the model (free memory)."""
-        self.spectrograms = self.x_axis = self.freqs = None
-        self.vqt_model = None
-        self.run_data = {}
+        """Delete every attribute of the instance and collect garbage (frees the spectrograms
+        and the model; the instance is unusable afterwards, as in the original)."""
+        import gc
+
+        logger.info("VQT_Analyzer: deleting all attributes")
+        self.__dict__.clear()
+        gc.collect()
 
     def __getitem__(self, key):
         return self.spectrograms[key]

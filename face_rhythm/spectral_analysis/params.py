@@ -216,7 +216,7 @@ def check_vqt_params(frame_rate: float, params_VQT: Mapping[str, Any],
     Raises
     ------
     SpectralParamsError
-        F_max at or above Nyquist, F_min <= 0, F_min >= F_max, unknown keys, bad window,
+        F_max above Nyquist, F_min <= 0, F_min >= F_max, unknown keys, bad window,
         padding or symmetry, or a window longer than the trace.
     """
     p = {**DEFAULT_PARAMS_VQT, **dict(params_VQT)}
@@ -233,8 +233,8 @@ def check_vqt_params(frame_rate: float, params_VQT: Mapping[str, Any],
     nyq = fs / 2
     if not f_min > 0:
         raise SpectralParamsError(f"params_VQT.F_min={f_min} Hz must be > 0")
-    if not f_max < nyq:
-        raise SpectralParamsError(f"params_VQT.F_max={f_max} Hz must be below the Nyquist "
+    if not f_max <= nyq:  # F_max at Nyquist is allowed (the original's own test uses it)
+        raise SpectralParamsError(f"params_VQT.F_max={f_max} Hz must not exceed the Nyquist "
                                   f"frequency {nyq:g} Hz (sampling rate {fs:g} Hz)")
     if not (isinstance(nbin, (int, np.integer)) and nbin >= 1):
         raise SpectralParamsError(f"params_VQT.n_freq_bins={nbin!r} must be an int >= 1")

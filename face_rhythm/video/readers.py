@@ -1,5 +1,7 @@
 """Reader objects of one video (reference API): :class:`VideoReaderWrapper` for a path or URL,
-:class:`_ForeignReader` for a reader object given instead (e.g. ``decord.VideoReader``).
+:class:`TorchCodecVideoReader` (the original's torchcodec reader, here the same decoders giving
+torch tensors), :class:`_ForeignReader` for a reader object given instead (e.g.
+``decord.VideoReader``).
 
 Both index like a sequence of frames (``reader[i]`` -> ``(H, W, 3)``, ``reader[a:b]`` ->
 ``(n, H, W, 3)``, uint8 RGB) and read ranges (``read_range``); they are thread-safe.
@@ -31,14 +33,27 @@ class VideoReaderWrapper:
 
     Parameters
     ----------
-    path : path-like or str
+    *args
+        ``path`` (path-like or str, also by keyword as ``path`` or decord's ``uri``); further
+        arguments of ``decord.VideoReader`` (``ctx``, ``width``, ``height``,
+        ``num_threads``, ``fault_tol``) are accepted and ignored.
     fps : float, optional
-        Frame rate override in Hz.
+        Frame rate override in Hz (keyword).
     backend : str
-        See :func:`open_video`.
+        See :func:`open_video` (keyword).
+    **kwargs
+        As ``*args``.
     """
 
-    def __init__(self, path: PathLike, fps: float | None = None, backend: str = "auto") -> None:
+    def __init__(self, *args: Any, fps: float | None = None, backend: str = "auto",
+                 **kwargs: Any) -> None:
+        path = args[0] if args else kwargs.pop("path", kwargs.pop("uri", None))
+        if path is None:
+            raise VideoError("VideoReaderWrapper needs the path of a video")
+        unknown = set(kwargs) - {"path", "uri", "ctx", "width", "height", "num_threads",
+                                 "fault_tol"}
+        if unknown:
+            raise TypeError(f"VideoReaderWrapper: unexpected arguments {sorted(unknown)}")
         self.path = str(path) if is_remote(path) else str(Path(path).expanduser().resolve())
         self._fps = fps
         self._backend = _check_backend(backend)
@@ -110,6 +125,56 @@ class VideoReaderWrapper:
 
     def __repr__(self) -> str:
         return f"VideoReaderWrapper({self.path!r})"
+
+
+class TorchCodecVideoReader(VideoReaderWrapper):
+    """The original's torchcodec reader interface, backed by this package's decoders.
+
+    torchcodec itself is not used: its PyPI wheels fail to load on a plain Linux machine
+    (the original's default backend therefore fails there). Frames are decoded by decord2,
+    or OpenCV when decord2 cannot (see :func:`face_rhythm.video.open_video`), and returned as
+    the original returns them: ``torch.Tensor`` uint8 RGB, ``reader[i]`` -> ``(H, W, C)``,
+    ``reader[a:b]`` / ``reader[[i, j]]`` -> ``(n, H, W, C)``. The original's workaround for
+    torchcodec's end-of-file bug is not needed (every frame decodes). It is thread-safe, a
+    :class:`VideoReaderWrapper` (``read_range`` / ``get_batch`` give numpy), so
+    :class:`~face_rhythm.video.BufferedVideoReader`, ``Dataset_videos`` and ``PointTracker``
+    stream it like any file.
+
+    Parameters
+    ----------
+    path_video : str or path-like
+        Video file.
+    device : str
+        Device of the returned tensors: ``"cpu"``, or ``"cuda[:i]"`` (frames decoded on the
+        CPU, then copied).
+    num_ffmpeg_threads : int
+        Accepted for compatibility (the decoders choose their threads).
+    """
+
+    def __init__(self, path_video: PathLike, device: str = "cpu",
+                 num_ffmpeg_threads: int = 0) -> None:
+        super().__init__(path_video)
+        self.path_video = self.path
+        self.device = str(device)
+        self.num_ffmpeg_threads = int(num_ffmpeg_threads)
+        if self.device != "cpu":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise VideoError(self.path, f"device={device!r}: CUDA is not available here")
+
+    def get_avg_fps(self) -> float:
+        """Average frame rate of the video in Hz."""
+        return self.info.frame_rate
+
+    def __getitem__(self, indices: int | slice | Sequence[int]) -> Any:
+        import torch
+
+        t = torch.from_numpy(np.ascontiguousarray(super().__getitem__(indices)))
+        return t if self.device == "cpu" else t.to(self.device)
+
+    def __repr__(self) -> str:
+        return f"TorchCodecVideoReader({self.path!r}, device={self.device!r})"
 
 
 class _ForeignReader:

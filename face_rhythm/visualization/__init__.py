@@ -12,6 +12,12 @@ What the package owns
 - ``figures``: the report's tracking figures (contact sheet, displacement and violations);
 - ``frames``: the original package's :class:`FrameVisualizer` and
   :func:`play_video_with_points`;
+- ``colors``: the original's colour maps (:func:`simple_cmap`, :class:`Cmap_conjunctive`,
+  :class:`Colorwheel`, :func:`complex_colormap`);
+- ``images``: text on frames, grayscale to RGB, GIFs, tiled videos (the original's helpers);
+- ``display``: OpenCV windows and a Jupyter image slider, with clear errors where there is
+  no display (:func:`play_video_cv2`, :func:`prepare_cv2_imshow`,
+  :func:`display_toggle_image_stack`);
 - ``stage``: :func:`overlay_video_stage` (rule ``overlay_video``); ``tables``:
   :func:`write_run_info_table` (rule ``run_info_table``).
 
@@ -25,9 +31,17 @@ result files only through their owners (``face_rhythm.point_tracking.read_tracki
 from __future__ import annotations
 
 from ..errors import VisualizationError
+from .colors import Cmap_conjunctive, Colorwheel, complex_colormap, simple_cmap
+from .display import (
+    cv2_display_available,
+    display_toggle_image_stack,
+    play_video_cv2,
+    prepare_cv2_imshow,
+)
 from .drawing import draw_points, draw_text, violations_to_dense
 from .figures import contact_sheet_indices, plot_contact_sheet, plot_tracking_summary
 from .frames import FrameVisualizer, play_video_with_points
+from .images import add_text_to_images, grayscale_to_rgb, make_tiled_video_array, save_gif
 from .overlay import write_overlay_video
 from .params import OutputsParams, OverlayParams
 from .stage import overlay_video_stage
@@ -50,22 +64,34 @@ __all__ = [
     "STYLE",
     "TRACKED_COLOR",
     "VIOLATION_COLOR",
+    "Cmap_conjunctive",
+    "Colorwheel",
     "FrameVisualizer",
     "OutputsParams",
     "OverlayParams",
     "VisualizationError",
+    "add_text_to_images",
+    "complex_colormap",
     "contact_sheet_indices",
+    "cv2_display_available",
+    "display_toggle_image_stack",
     "draw_points",
     "draw_text",
     "figure_style",
+    "grayscale_to_rgb",
+    "make_tiled_video_array",
     "new_figure",
     "open_video_writer",
     "overlay_video_stage",
+    "play_video_cv2",
     "play_video_with_points",
     "plot_contact_sheet",
     "plot_tracking_summary",
+    "prepare_cv2_imshow",
     "run_info_table",
     "save_figure",
+    "save_gif",
+    "simple_cmap",
     "violations_to_dense",
     "write_overlay_video",
     "write_run_info_table",

@@ -14,7 +14,8 @@ import numpy as np
 from ..errors import VisualizationError
 from .style import TRACKED_COLOR, VIOLATION_COLOR, figure_style, new_figure
 
-__all__ = ["contact_sheet_indices", "plot_contact_sheet", "plot_tracking_summary"]
+__all__ = ["contact_sheet_indices", "plot_colorwheel_figure", "plot_contact_sheet",
+           "plot_tracking_summary"]
 
 
 def contact_sheet_indices(n_frames: int, n_show: int = 6,
@@ -152,4 +153,31 @@ def plot_tracking_summary(points_tracked: np.ndarray, frame_rate: float,
         ax.set_xlabel("time (s)")
         if title:
             fig.suptitle(title)
+    return fig
+
+
+def plot_colorwheel_figure(image: np.ndarray, angles: np.ndarray, weights: np.ndarray,
+                           colors: np.ndarray):
+    """A colour wheel image above the weight of each base colour against angle.
+
+    Parameters
+    ----------
+    image : np.ndarray
+        (L, L, 3) wheel image (see :meth:`~face_rhythm.visualization.Colorwheel.image`).
+    angles : np.ndarray
+        (n,) angles in radians.
+    weights : np.ndarray
+        (n, n_colors) weight of each base colour at each angle.
+    colors : np.ndarray
+        (n_colors, 3) base colours in [0, 1], used to draw their curves.
+    """
+    fig, axes = new_figure(2, 1, width_in=4.0, height_in=7.0)
+    with figure_style():
+        axes[0, 0].imshow(image)
+        axes[0, 0].set_axis_off()
+        ax = axes[1, 0]
+        for k in range(weights.shape[1]):
+            ax.plot(angles, weights[:, k], color=np.clip(colors[k], 0, 1), lw=1)
+        ax.set_xlabel("angle (rad)")
+        ax.set_ylabel("weight")
     return fig

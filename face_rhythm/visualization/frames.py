@@ -18,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import VisualizationError
+from .display import cv2_display_available
 from .drawing import as_rgb_image, draw_points, draw_text
 from .style import umask_mode
 from .writer import open_video_writer
@@ -36,24 +37,90 @@ def _per_batch(value: Any, n_batches: int, name: str, scalar_types: tuple) -> li
     return value
 
 
+def _is_one_color(c: Any) -> bool:
+    if isinstance(c, str):
+        return True
+    try:
+        a = np.asarray(c)
+    except ValueError:  # ragged: a list of batches' colours
+        return False
+    return a.dtype != object and a.ndim == 1 and a.size == 3
+
+
+def _batch_colors(colors: Any, batches: list[np.ndarray]) -> list[Any]:
+    """One colour (RGB triple or name) or an (n_i, 3) per-point array for each batch."""
+    n = len(batches)
+    if _is_one_color(colors):
+        return [colors] * n
+    if isinstance(colors, np.ndarray) and colors.ndim == 2 and colors.shape[1] == 3:
+        if n == 1:  # per-point colours of the only batch
+            return [colors]
+        if len(colors) == n:  # one colour per batch
+            return list(colors)
+    elif not isinstance(colors, np.ndarray):
+        colors = list(colors)
+        if n == 1 and len(colors) == len(batches[0]) != 1 and all(map(_is_one_color, colors)) \
+                and not all(isinstance(c, str) for c in colors):
+            colors = [colors]  # a list of per-point colours for the only batch
+        if len(colors) == n:
+            out = []
+            for c, b in zip(colors, batches):
+                if _is_one_color(c):
+                    out.append(c)
+                    continue
+                arr = np.asarray(c)
+                if arr.ndim != 2 or arr.shape != (len(b), 3):
+                    raise VisualizationError(f"points_colors: per-point colours must be "
+                                             f"({len(b)}, 3), got {arr.shape}")
+                out.append(arr)
+            return out
+    raise VisualizationError(f"points_colors: give one (r, g, b) colour, one per batch of "
+                             f"points ({n}), or per-point (n, 3) colours; got {colors!r:.80}")
+
+
+def _as_height_width(value: Any) -> tuple[int, int]:
+    """(H, W) from ``[H, W]``, ``(H, W)``, an array, or a list of equal per-video pairs."""
+    a = np.asarray(value.cpu() if hasattr(value, "cpu") else value)
+    if a.ndim == 2 and a.shape[1] == 2 and len(a):
+        if (a != a[0]).any():
+            raise VisualizationError(f"frame_height_width: videos have different sizes "
+                                     f"{a.tolist()}; give one (H, W)")
+        a = a[0]
+    if a.shape != (2,) or not np.issubdtype(a.dtype, np.number) or a.min() < 1:
+        raise VisualizationError(f"frame_height_width must be two positive ints (H, W), got "
+                                 f"{value!r}")
+    return int(a[0]), int(a[1])
+
+
+def _as_frame(image: Any) -> np.ndarray:
+    """A numpy frame from a numpy array or torch tensor; a leading axis of 1 is dropped."""
+    if hasattr(image, "detach"):
+        image = image.detach().cpu().numpy()
+    image = np.asarray(image)
+    return image[0] if image.ndim == 4 and image.shape[0] == 1 else image
+
+
 class FrameVisualizer:
     """Draw points and text on frames; optionally show them and/or write them to a video.
 
-    Images are RGB uint8 (H, W, 3) (grayscale (H, W) is accepted), colours are RGB. Frames
-    are written to ``path_save`` through a temporary file that is renamed into place by
-    :meth:`close`, so call it (or use the object as a context manager).
+    Images are RGB uint8 (H, W, 3) (grayscale (H, W), torch tensors and a leading axis of 1,
+    as a :class:`~face_rhythm.video.BufferedVideoReader` returns, are accepted), colours are
+    RGB. Frames are written to ``path_save`` through a temporary file that is renamed into
+    place by :meth:`close`; :func:`play_video_with_points` closes the visualizer when it ends,
+    a context manager on exit, and a forgotten visualizer when it is garbage-collected.
 
     Parameters
     ----------
     display : bool
-        Show every frame with ``cv2.imshow``. Needs an OpenCV build with a GUI; with the
-        headless build a warning is logged and display is turned off.
+        Show every frame with ``cv2.imshow``. Needs a display and an OpenCV build with a GUI;
+        without them a warning is logged and display is turned off.
     handle_cv2Imshow : str
         Window name for ``cv2.imshow``.
     path_save : str, optional
         Video file to write (``.avi`` for MJPG, ``.mp4`` for mp4v).
-    frame_height_width : (int, int)
-        Size of the written frames; frames of another size are resized.
+    frame_height_width : (int, int) or [H, W]
+        Size of the written frames (e.g. ``BufferedVideoReader.frame_height_width``; a list
+        of equal per-video pairs is accepted too); frames of another size are resized.
     frame_rate : float, optional
         Frame rate of the written video (default 60) and of display pacing (None: as fast
         as possible).
@@ -81,10 +148,7 @@ class FrameVisualizer:
                  text_thickness: int | list[int] | None = None) -> None:
         self.display = bool(display)
         self.handle_cv2Imshow = handle_cv2Imshow
-        self.frame_height_width = tuple(int(v) for v in frame_height_width)
-        if len(self.frame_height_width) != 2 or min(self.frame_height_width) < 1:
-            raise VisualizationError(f"frame_height_width must be two positive ints, got "
-                             f"{frame_height_width}")
+        self.frame_height_width = _as_height_width(frame_height_width)
         self.frame_rate = frame_rate
         self.fourcc = fourcc
         self.error_checking = error_checking
@@ -103,14 +167,13 @@ class FrameVisualizer:
             writer, tmp, final, _ = open_video_writer(
                 final, float(frame_rate or 60.0), self.frame_height_width, [(fourcc, suffix)])
             self.video_writer, self._tmp, self.path_save = writer, tmp, str(final)
+        if self.display and not cv2_display_available():
+            if verbose >= 1:
+                logger.warning("display=True needs a display and OpenCV with GUI support "
+                               "(headless OpenCV or no DISPLAY here); frames will not be shown")
+            self.display = False
         if self.display:
-            try:
-                cv2.namedWindow(self.handle_cv2Imshow, cv2.WINDOW_NORMAL)
-            except cv2.error:
-                if verbose >= 1:
-                    logger.warning("display=True needs OpenCV with GUI support (this build is "
-                                   "headless); frames will not be shown")
-                self.display = False
+            cv2.namedWindow(self.handle_cv2Imshow, cv2.WINDOW_NORMAL)
 
     def __enter__(self) -> Self:
         return self
@@ -133,11 +196,15 @@ class FrameVisualizer:
         image : np.ndarray
             (H, W, 3) uint8 RGB (or (H, W) grayscale).
         points : np.ndarray or list of np.ndarray, optional
-            One batch (N, 2) of (x, y) positions, or a list of batches.
+            One batch (N, 2) of (x, y) positions, a list of batches, or an array
+            (n_batches, N, 2).
         point_sizes : int or list of int, optional
             Radius in pixels, one for all or one per batch (default 1).
         points_colors : tuple, str, np.ndarray or list
-            RGB colour for all points, or per batch a colour or an (n, 3) array.
+            One RGB colour (a tuple, list or array of 3 values in [0, 255], or a name) for
+            all points; or a list with, per batch, a colour or per-point colours (an (n, 3)
+            array or a list of n colours); for a single batch also its (n, 3) per-point
+            colours directly.
         alpha : float, optional
             Opacity of the points (None: 1).
         text : str or list of str, optional
@@ -164,16 +231,18 @@ class FrameVisualizer:
         text_thickness = ov["text_thickness"] if ov["text_thickness"] is not None \
             else text_thickness
 
-        out = as_rgb_image(image).copy()
+        out = as_rgb_image(_as_frame(image)).copy()
         if points is not None:
-            batches = [points] if isinstance(points, np.ndarray) else list(points)
+            if hasattr(points, "detach"):
+                points = points.detach().cpu().numpy()
+            if isinstance(points, np.ndarray):
+                batches = list(points) if points.ndim == 3 else [points]
+            else:
+                batches = [np.asarray(b) for b in points]
             sizes = _per_batch(1 if point_sizes is None else point_sizes, len(batches),
                                "point_sizes", (int, np.integer))
-            if (isinstance(points_colors, (tuple, str, np.ndarray))
-                    and not (isinstance(points_colors, np.ndarray) and len(batches) > 1)):
-                colors = [points_colors] * len(batches)
-            else:
-                colors = _per_batch(points_colors, len(batches), "points_colors", ())
+            colors = _batch_colors((0, 255, 255) if points_colors is None else points_colors,
+                                   batches)
             for b, s, c in zip(batches, sizes, colors):
                 b = np.asarray(b)
                 if self.error_checking and (b.ndim != 2 or b.shape[1] != 2):
@@ -237,12 +306,18 @@ class FrameVisualizer:
                 cv2.destroyWindow(self.handle_cv2Imshow)
             self.display = False
 
-    def __del__(self) -> None:  # a forgotten close(): do not leave a temp file behind
+    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        """Same as :meth:`visualize_image_with_points`."""
+        return self.visualize_image_with_points(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return (f"FrameVisualizer(display={self.display}, path_save={self.path_save!r}, "
+                f"frame_height_width={self.frame_height_width}, frame_rate={self.frame_rate}, "
+                f"n_frames_written={self.n_frames_written})")
+
+    def __del__(self) -> None:  # a forgotten close(): finish the video with what was written
         with contextlib.suppress(Exception):
-            if self.video_writer is not None:
-                self.video_writer.release()
-                if self._tmp is not None:
-                    self._tmp.unlink(missing_ok=True)
+            self.close()
 
 
 def play_video_with_points(bufferedVideoReader: Any, frameVisualizer: FrameVisualizer | None = None,
@@ -254,11 +329,12 @@ def play_video_with_points(bufferedVideoReader: Any, frameVisualizer: FrameVisua
     Parameters
     ----------
     bufferedVideoReader : BufferedVideoReader or np.ndarray
-        Anything with ``len()`` and integer indexing returning (H, W, 3) uint8 RGB frames
-        (continuous index over the videos), e.g. :class:`face_rhythm.video.BufferedVideoReader`
-        or an array (T, H, W, 3).
+        Anything with ``len()`` and integer indexing returning uint8 RGB frames (H, W, 3) or
+        (1, H, W, 3), numpy or torch (continuous index over the videos), e.g.
+        :class:`face_rhythm.video.BufferedVideoReader` or an array (T, H, W, 3).
     frameVisualizer : FrameVisualizer
-        Draws, displays and/or writes the frames (required).
+        Draws, displays and/or writes the frames (required). It is closed at the end, as in
+        the original: its video file is complete when this function returns.
     points : np.ndarray or list of np.ndarray, optional
         (T, N, 2) (x, y) positions indexed like the reader, or a list of per-video
         (T_v, N, 2) arrays (concatenated in order).
@@ -284,8 +360,9 @@ def play_video_with_points(bufferedVideoReader: Any, frameVisualizer: FrameVisua
         raise VisualizationError(f"idx_frames out of range for a reader of {n} frames")
     count = 0
     for i in tqdm(idx, disable=None if progress is None else not progress, unit="frame"):
-        frame = np.asarray(bufferedVideoReader[int(i)])
         frameVisualizer.visualize_image_with_points(
-            frame, points=None if points is None else np.asarray(points[int(i)]))
+            _as_frame(bufferedVideoReader[int(i)]),
+            points=None if points is None else np.asarray(points[int(i)]))
         count += 1
+    frameVisualizer.close()
     return count

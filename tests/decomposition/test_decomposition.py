@@ -336,13 +336,14 @@ def test_tca_class_flow():
     tca.fit(params_method={"rank": R, "n_iter_max": 200, "init": "random", "tol": 1e-12},
             backend="numpy", seed=0)
     orders, _, _, evrs = tca.order_factors_by_EVR()
-    assert sorted(orders["concatenated"]) == [0, 1]
-    assert np.all(np.diff(evrs["concatenated"]) <= 0)
+    # the original's layout: one tensor "0"; factors stay (L, R); time split per video
+    assert sorted(orders["0"]) == [0, 1]
+    assert np.all(np.diff(evrs["0"]) <= 0)
     back = tca.rearrange_factors()
-    assert back["v1"]["time"].shape == (14, R)
-    assert back["v0"]["(xy points)"].shape == (2, n, R)
+    assert back["0"]["videos"]["time_v1"].shape == (14, R)
+    assert back["0"]["(xy points)"].shape == (2 * n, R)
     figs = tca.plot_factors(show_figures=False)
-    assert len(figs) == 6
+    assert len(figs) == 4
 
 
 # ----------------------------------------------------------------------------- workflow script

@@ -368,8 +368,8 @@ def test_rois_class_reference_api(tmp_path):
     r = ROIs("custom", exampleImage=img,
              coords_rois={"ROI_0": np.array([[5, 5], [70, 8], [65, 55], [8, 50]])})
     assert r.img_hw == (60, 80) and r.num_points == len(r.point_positions) > 0
-    pts = r.make_points([r.mask_images["ROI_0"]], point_spacing=10)
-    assert np.array_equal(pts, brute_force_grid(r.mask_images["ROI_0"], 10))
+    pts = r.make_points([r.mask_images["mask_0"]], point_spacing=10)
+    assert np.array_equal(pts, brute_force_grid(r[0], 10))
     assert r.num_points == len(pts)
     before = {k: v.copy() for k, v in r.roi_points.items()}, r.point_positions.copy()
     r.fliplr()

@@ -204,7 +204,7 @@ def test_time_chunks_equal_whole_traces():
 
 # ----------------------------------------------------------------------------- errors
 @pytest.mark.parametrize("fs, pv, n_frames, match", [
-    (60.0, {"F_max": 30.0}, None, r"F_max=30.0 Hz must be below the Nyquist frequency 30 Hz"),
+    (60.0, {"F_max": 30.5}, None, r"F_max=30.5 Hz must not exceed the Nyquist frequency 30 Hz"),
     (60.0, {"F_max": 45.0}, None, r"Nyquist"),
     (90.0, {"F_min": 0.0}, None, r"F_min=0.0 Hz must be > 0"),
     (90.0, {"F_min": -1.0}, None, r"F_min=-1.0"),
@@ -348,7 +348,9 @@ def test_vqt_analyzer_matches_functions(tmp_path):
     fs = 90.0
     pt = sinusoid_tracks(fs, 540, [4.0, 6.0, 0.0], [0.0, 2.0, 8.0])
     home = np.zeros((3, 2), np.float32)
-    pv = {"Fs_sample": fs, **FAST, "F_max": 40.0, "Q_lowF": 4.0, "Q_highF": 10.0}
+    # the class fills missing keys with vqt's defaults (gaussian, 'same'): give the workflow's
+    pv = {"Fs_sample": fs, **FAST, "F_max": 40.0, "Q_lowF": 4.0, "Q_highF": 10.0,
+          "window_type": "hann", "padding": "valid"}
     an = sa.VQT_Analyzer(params_VQT=pv, batch_size=2, normalization_factor=0.95,
                          one_over_f_exponent=0.5)
     spec, x, freqs = an.transform(pt, home)

@@ -300,14 +300,14 @@ def test_buffered_reader_continuous_and_by_video_agree(numbered):
                               method_getitem="by_video")
     total = sum(NUMBERED_LENGTHS)
     assert len(cont) == cont.num_frames_total == total
-    assert cont.num_videos == 3 and cont.frame_height_width == [(H, W)] * 3
+    assert cont.num_videos == 3 and cont.frame_height_width == [H, W]  # one [H, W]
     assert cont.boundaries[0] == [(0, 7), (8, 15), (16, 22)]
     g = 0
     for v, n in enumerate(NUMBERED_LENGTHS):
         for k in range(n):
-            a = cont[g]
+            a = cont[g]  # (1, H, W, 3) torch uint8, as the original
             np.testing.assert_array_equal(a, byv[(v, k)])
-            assert _decode(a) == (v, k)
+            assert _decode(a[0]) == (v, k)
             held = sum(s is not None for row in cont.slots for s in row)
             assert len(cont._slots) <= 1 + 1 + 1  # posthold + current + prefetch
             assert held <= 3
@@ -337,7 +337,7 @@ def test_buffered_reader_accepts_readers(numbered):
     r = BufferedVideoReader(video_readers=[vr, V.VideoReaderWrapper(numbered[1])],
                             buffer_size=10, prefetch=0)
     assert len(r) == 40
-    assert _decode(r[25]) == (1, 2)
+    assert _decode(r[25][0]) == (1, 2)
     assert [_decode(f)[1] for f in r][:3] == [0, 1, 2]
 
 
