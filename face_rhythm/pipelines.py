@@ -34,6 +34,7 @@ import numpy as np
 from face_rhythm.decomposition import TCA
 from face_rhythm.devices import resolve_device
 from face_rhythm.errors import ConfigError
+from face_rhythm.files import find_paths
 from face_rhythm.h5_handling import simple_load
 from face_rhythm.point_tracking import PointTracker
 from face_rhythm.project import prepare_project
@@ -201,8 +202,6 @@ def _video_paths(spec: Any) -> list[str]:
         return [str(p) for p in spec]
     if not isinstance(spec, Mapping) or spec.get("directory_videos") is None:
         raise ConfigError("params['paths_videos']['directory_videos'] is not set")
-    from face_rhythm.helpers import find_paths
-
     paths = find_paths(dir_outer=spec["directory_videos"],
                        reMatch=spec.get("filename_videos_strMatch") or ".*",
                        depth=int(spec.get("depth", 0) or 0), find_files=True,

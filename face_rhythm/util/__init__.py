@@ -8,7 +8,7 @@
 - :class:`Figure_Saver` and :class:`Image_Saver` (PNG, GIF) write figures and images into the
   project's ``visualizations/`` folder (or any folder).
 - :func:`system_info`: OS, CPU, RAM, GPU and package versions.
-- :func:`batch_run`: one script over many parameter sets, locally or on SLURM.
+- :func:`batch_run`: one script over many parameter sets, through Snakemake, locally or on SLURM.
 
 Only shared modules are imported here (``atomic``, ``errors``, ``h5_handling``,
 ``provenance``), so every stage package's notebook class may subclass :class:`FR_Module`.

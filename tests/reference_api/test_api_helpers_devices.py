@@ -18,6 +18,7 @@ def test_set_device_cpu_and_gpu():
     torch.zeros(1, device=got)  # a device torch accepts
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_set_device_bad_gpu_index():
     with pytest.raises(DeviceError, match="device_num=99"):
@@ -58,6 +59,7 @@ def test_nvidia_checker_without_nvml_is_a_clear_error():
     assert isinstance(e.value, FaceRhythmError)
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not _nvidia_usable(), reason="needs an NVIDIA GPU and nvidia-ml-py")
 def test_nvidia_checker_on_a_gpu():
     c = helpers.NVIDIA_Device_Checker(device_index=0, verbose=0)

@@ -1,4 +1,4 @@
-"""face_rhythm.util.batch_run (local jobs run for real, SLURM with a stand-in sbatch) and
+"""face_rhythm.util.batch_run through Snakemake (local jobs and a real SLURM cluster) and
 system_info."""
 
 from __future__ import annotations
@@ -6,9 +6,13 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
-import stat
+import re
+import shlex
+import shutil
+import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,14 +63,14 @@ def test_batch_run_broadcasts_one_script_and_a_shell_body(scripts, tmp_path):
     assert [(tmp_path / "b" / f"jobNum_{i}" / "double.txt").read_text() for i in range(3)] == \
         ["2", "4", "6"]
     assert {j["mode"] for j in jobs} == {"local_shell"}
-    sh = (tmp_path / "b" / "jobNum_0" / "sbatch_config.sh").read_text()
+    sh = (tmp_path / "b" / "jobNum_0" / "job.sh").read_text()
     assert '"$@"' not in sh and "--path_params" in sh and "export FOO=1" in sh
 
 
 def test_batch_run_reports_failing_jobs_and_bad_arguments(scripts, tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import sys; sys.exit(3)\n")
-    with pytest.raises(ChildProcessError, match="exit 3"):
+    with pytest.raises(ChildProcessError, match="jobs failed: 1 "):
         util.batch_run([scripts[0], bad], [{"x": 1}], None, dir_save=tmp_path / "f",
                        verbose=False)
     assert (tmp_path / "f" / "jobNum_0" / "double.txt").read_text() == "2"
@@ -81,26 +85,57 @@ def test_batch_run_reports_failing_jobs_and_bad_arguments(scripts, tmp_path):
                        dir_save=tmp_path)
 
 
-def test_batch_run_submits_sbatch_bodies_with_sbatch(scripts, tmp_path, monkeypatch):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    fake = bindir / "sbatch"
-    fake.write_text(f'#!/bin/bash\ncp "$1" {tmp_path}/submitted_$$.sh\n'
-                    'echo "Submitted batch job 4242"\n')
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    body = '#!/bin/bash\n#SBATCH --job-name=fr\n#SBATCH --time=0:10:00\npython "$@"\n'
-    jobs = util.batch_run(scripts, [{"x": 1}], body, max_n_jobs=2, dir_save=tmp_path / "s",
-                          verbose=False)
-    assert [j["job_id"] for j in jobs] == ["4242", "4242"]
+def test_batch_run_reruns_only_failed_or_changed_jobs(scripts, tmp_path):
+    out = tmp_path / "r"
+    util.batch_run(scripts, [{"x": 1}, {"x": 2}], None, dir_save=out, verbose=False)
+    first = [(out / f"jobNum_{i}" / n).stat().st_mtime_ns
+             for i, n in ((0, "double.txt"), (1, "triple.txt"))]
+    util.batch_run(scripts, [{"x": 1}, {"x": 5}], None, dir_save=out, verbose=False)
+    assert (out / "jobNum_0" / "double.txt").stat().st_mtime_ns == first[0]  # kept
+    assert (out / "jobNum_1" / "triple.txt").read_text() == "15"  # its params changed
+
+
+def test_sbatch_resources_from_sbatch_lines():
+    body = ("#!/bin/bash\n#SBATCH --job-name=fr\n#SBATCH --partition=gpu -A lab\n"
+            "#SBATCH --time=1-02:30:00\n#SBATCH --mem=16G\n#SBATCH -c 4\n"
+            "#SBATCH --gres=gpu:2\n#SBATCH --qos=short\npython \"$@\"\n")
+    assert util.batch.sbatch_resources(body) == {
+        "slurm_partition": "gpu", "slurm_account": "lab", "runtime": 26 * 60 + 30,
+        "mem_mb": 16 * 1024, "cpus_per_task": 4, "gpu": 2, "slurm_extra": "--qos=short"}
+    assert util.batch.sbatch_resources("#SBATCH -t 45\n")["runtime"] == 45
+    assert util.batch.sbatch_resources("#SBATCH --time=2:00:00\n")["runtime"] == 120
+
+
+def _slurm_problem():
+    if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
+        return "no SLURM here (CI starts one with .ci/slurm_up.sh)"
+    res = subprocess.run(["sinfo", "-h", "-o", "%R %T"], capture_output=True, text=True,
+                         timeout=20, check=False)
+    if res.returncode != 0 or "debug" not in res.stdout:
+        return f"SLURM partition debug not up (sinfo: {res.stdout.strip()!r} {res.stderr!r})"
+    return None
+
+
+@pytest.mark.slurm
+def test_batch_run_submits_sbatch_bodies_to_a_real_slurm_cluster(scripts, tmp_path):
+    problem = _slurm_problem()
+    if problem:
+        pytest.skip(problem)
+    body = ('#!/bin/bash\n#SBATCH --job-name=fr\n#SBATCH --partition=debug\n'
+            '#SBATCH --time=0:05:00\n#SBATCH --mem=500M\n#SBATCH -c 1\n'
+            f'export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH\n'
+            'python "$@"\n')
+    out = tmp_path / "s"
+    jobs = util.batch_run(scripts, [{"x": 4}], body, max_n_jobs=2, dir_save=out,
+                          verbose=False, snakemake_args=[
+                              "--slurm-no-account", "--slurm-status-command", "squeue",
+                              "--slurm-init-seconds-before-status-checks", "2",
+                              "--latency-wait", "10"])
     assert [j["mode"] for j in jobs] == ["slurm", "slurm"]
-    submitted = sorted(tmp_path.glob("submitted_*.sh"))
-    assert len(submitted) == 2
-    text = submitted[0].read_text()
-    assert "#SBATCH --job-name=fr" in text and "--directory_save" in text
-    assert not (tmp_path / "s" / "jobNum_0" / "double.txt").exists()  # not run here
-    with pytest.raises(ConfigError, match="max_n_jobs"):
-        util.batch_run(scripts[0], [{"x": 1}] * 3, body, max_n_jobs=2, dir_save=tmp_path)
+    assert (out / "jobNum_0" / "double.txt").read_text() == "8"
+    assert (out / "jobNum_1" / "triple.txt").read_text() == "12"
+    log = (out / "batch_run.log").read_text()
+    assert len(re.findall(r"submitted with SLURM jobid \d+", log)) == 2, log[-2000:]
 
 
 def test_system_info_keys_and_values():
