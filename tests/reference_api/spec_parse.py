@@ -60,8 +60,10 @@ class Entry:
         return f"{self.module}.{self.qualname}" if self.qualname else self.module
 
 
-def _matching_paren(text: str, start: int) -> int:
-    """Index of the ``)`` matching the ``(`` at ``text[start]`` (quote- and bracket-aware)."""
+def _scan(text: str, start: int = 0):
+    """Walk ``text`` from ``start``: ``(index, chars, kind, depth)`` per character, ``kind``
+    one of ``'quoted'`` (inside or delimiting a string), ``'open'``, ``'close'`` or ``'other'``;
+    ``depth`` is the number of open brackets after that character."""
     stack: list[str] = []
     quote: str | None = None
     i = start
@@ -69,50 +71,44 @@ def _matching_paren(text: str, start: int) -> int:
         c = text[i]
         if quote:
             if c == "\\":
+                yield i, text[i: i + 2], "quoted", len(stack)
                 i += 2
                 continue
             if c == quote:
                 quote = None
+            kind = "quoted"
         elif c in "'\"":
-            quote = c
+            quote, kind = c, "quoted"
         elif c in _OPEN and (c != "<" or text[i + 1: i + 2].isalpha()):
             stack.append(_OPEN[c])
+            kind = "open"
         elif stack and c == stack[-1]:
             stack.pop()
-            if not stack:
-                return i
+            kind = "close"
+        else:
+            kind = "other"
+        yield i, c, kind, len(stack)
         i += 1
+
+
+def _matching_paren(text: str, start: int) -> int:
+    """Index of the bracket closing the one at ``start``."""
+    for i, _, kind, depth in _scan(text, start):
+        if kind == "close" and depth == 0:
+            return i
     raise ValueError(f"unbalanced signature: {text!r}")
 
 
 def _split_top_level(text: str) -> list[str]:
     """Split ``text`` on commas that are not inside brackets or quotes."""
-    parts, stack, quote, cur = [], [], None, []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\" and i + 1 < len(text):
-                cur.append(text[i: i + 2])
-                i += 2
-                continue
-            if c == quote:
-                quote = None
-        elif c in "'\"":
-            quote = c
-        elif c in _OPEN and (c != "<" or text[i + 1: i + 2].isalpha()):
-            stack.append(_OPEN[c])
-        elif stack and c == stack[-1]:
-            stack.pop()
-        elif c == "," and not stack:
+    parts, cur = [], []
+    for _, c, kind, depth in _scan(text):
+        if c == "," and kind == "other" and depth == 0:
             parts.append("".join(cur))
             cur = []
-            i += 1
-            continue
-        cur.append(c)
-        i += 1
-    if "".join(cur).strip():
-        parts.append("".join(cur))
+        else:
+            cur.append(c)
+    parts.append("".join(cur))
     return [p.strip() for p in parts if p.strip()]
 
 
@@ -143,40 +139,15 @@ def parse_signature(sig: str) -> list[Param]:
 
 def _default_text(part: str) -> str:
     """The text after the top-level ``=`` of ``name: ann = default``."""
-    stack, quote = [], None
-    for i, c in enumerate(part):
-        if quote:
-            if c == quote:
-                quote = None
-            continue
-        if c in "'\"":
-            quote = c
-        elif c in _OPEN and (c != "<" or part[i + 1: i + 2].isalpha()):
-            stack.append(_OPEN[c])
-        elif stack and c == stack[-1]:
-            stack.pop()
-        elif c == "=" and not stack:
+    for i, c, kind, depth in _scan(part):
+        if c == "=" and kind == "other" and depth == 0:
             return part[i + 1:].strip()
     return ""
 
 
 def _split_annotation_default(part: str) -> str:
     """The characters of ``part`` outside brackets/quotes (to find a top-level ``=``)."""
-    out, stack, quote = [], [], None
-    for i, c in enumerate(part):
-        if quote:
-            if c == quote:
-                quote = None
-            continue
-        if c in "'\"":
-            quote = c
-        elif c in _OPEN and (c != "<" or part[i + 1: i + 2].isalpha()):
-            stack.append(_OPEN[c])
-        elif stack and c == stack[-1]:
-            stack.pop()
-        elif not stack:
-            out.append(c)
-    return "".join(out)
+    return "".join(c for _, c, kind, depth in _scan(part) if kind == "other" and depth == 0)
 
 
 def _signature_text(line: str, name_end: int) -> str:
