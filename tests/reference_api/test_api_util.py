@@ -235,8 +235,7 @@ def test_dataset_videos_run_info_has_the_frame_rate(project, tmp_path):
     from face_rhythm.synthetic import default_face, write_video
     from face_rhythm.video import Dataset_videos
 
-    if not issubclass(Dataset_videos, util.FR_Module):
-        pytest.skip("Dataset_videos is not an FR_Module yet")
+    assert issubclass(Dataset_videos, util.FR_Module)
     face = default_face(height=60, width=80, duration_s=0.5)
     path_video = write_video(face, tmp_path / "v.avi")
     ds = Dataset_videos(paths_videos=[str(path_video)], verbose=0)
