@@ -14,7 +14,11 @@ use through ``psutil``).
 
 from __future__ import annotations
 
+import logging
+
 from .errors import ConfigError, DeviceError, FaceRhythmError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "CPU_Device_Checker",
@@ -89,11 +93,8 @@ def set_device(use_GPU: bool = True, device_num: int = 0, verbose: bool = True) 
     DeviceError
         ``device_num`` is not the index of a GPU torch sees.
     """
-    import logging
-
     import torch
 
-    log = logging.getLogger(__name__)
     if use_GPU and torch.cuda.is_available():
         n = torch.cuda.device_count()
         if not 0 <= int(device_num) < n:
@@ -101,10 +102,10 @@ def set_device(use_GPU: bool = True, device_num: int = 0, verbose: bool = True) 
         device = f"cuda:{int(device_num)}"
     else:
         if use_GPU:
-            log.warning("set_device: no CUDA GPU available; using the CPU")
+            logger.warning("set_device: no CUDA GPU available; using the CPU")
         device = "cpu"
     if verbose:
-        log.info("set_device: using %s", device)
+        logger.info("set_device: using %s", device)
     return device
 
 
@@ -133,11 +134,9 @@ class _Device_Checker_Base:
         raise NotImplementedError
 
     def _record(self, info: dict) -> dict:
-        import logging
-
         self.info_changing = info
         if self._verbose >= 1:
-            logging.getLogger(__name__).info("%s: %s", type(self).__name__, info)
+            logger.info("%s: %s", type(self).__name__, info)
         return info
 
     def __repr__(self) -> str:

@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from .atomic import atomic_path
 from .errors import ConfigError, PathExistsError, PathNotFoundError
+from .provenance import json_default
 
 logger = logging.getLogger(__name__)
 
@@ -315,17 +316,6 @@ def pickle_load(filepath: str | os.PathLike, zipCompressed: bool = False,
         return pickle.load(f)
 
 
-def _to_builtin(obj: Any) -> Any:
-    """JSON/YAML fallback: numpy scalars and arrays, paths, sets -> plain Python."""
-    if hasattr(obj, "tolist") and hasattr(obj, "dtype"):  # numpy scalar or array
-        return obj.tolist()
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj, key=str)
-    raise TypeError(f"object of type {type(obj).__name__} is not JSON serializable")
-
-
 def json_save(obj: Any, filepath: str | os.PathLike, indent: int = 4, mode: str = "w",
               mkdir: bool = False, allow_overwrite: bool = True) -> None:
     """Write ``obj`` as JSON (numpy values and paths converted to plain Python).
@@ -343,7 +333,7 @@ def json_save(obj: Any, filepath: str | os.PathLike, indent: int = 4, mode: str 
         As for :func:`prepare_filepath_for_saving`.
     """
     with _open_for_writing(filepath, mode, mkdir, allow_overwrite, binary=False) as f:
-        json.dump(obj, f, indent=indent, default=_to_builtin)
+        json.dump(obj, f, indent=indent, default=json_default)
 
 
 def json_load(filepath: str | os.PathLike, mode: str = "r") -> Any:
@@ -359,7 +349,7 @@ def _yaml_dumper() -> type:
         pass
 
     def as_builtin(dumper, data):
-        return dumper.represent_data(_to_builtin(data))
+        return dumper.represent_data(json_default(data))
 
     import numpy as np
 

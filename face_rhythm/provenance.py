@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["describe_inputs", "find_run_info", "package_versions", "read_run_info", "redact",
+__all__ = ["describe_inputs", "find_run_info", "json_default", "package_versions", "read_run_info", "redact",
            "run_info", "run_info_to_h5_dict", "write_run_info"]
 
 _PACKAGES = ("face-rhythm", "numpy", "scipy", "torch", "opencv-python-headless", "opencv-python",
@@ -87,25 +87,23 @@ def run_info(config: Mapping[str, Any] | None = None,
     }
 
 
-def _jsonable(obj: Any) -> Any:
-    try:
-        import numpy as np
-        if isinstance(obj, np.generic):
-            return obj.item()
-        if isinstance(obj, np.ndarray):
-            return obj.tolist()
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(obj, Path):
-        return str(obj)
+def json_default(obj: Any) -> Any:
+    """The ``default=`` hook of :func:`json.dump` (and the YAML writers): numpy scalars and
+    arrays, paths, tuples and sets -> plain Python; anything else is a ``TypeError``."""
+    if hasattr(obj, "tolist") and hasattr(obj, "dtype"):  # numpy scalar or array
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
     if isinstance(obj, tuple):
         return list(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj)}")
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=str)
+    raise TypeError(f"object of type {type(obj).__name__} is not JSON serializable")
 
 
 def run_info_to_h5_dict(info: Mapping[str, Any]) -> dict[str, str]:
     """The form stored in HDF5 under ``run_info``: one JSON string per top-level key."""
-    return {k: json.dumps(v, default=_jsonable, sort_keys=True) for k, v in info.items()}
+    return {k: json.dumps(v, default=json_default, sort_keys=True) for k, v in info.items()}
 
 
 def write_run_info(parent, info: Mapping[str, Any] | None, name: str = "run_info") -> None:

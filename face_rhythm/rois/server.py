@@ -296,6 +296,12 @@ def _announce(msg: str) -> None:
     sys.stderr.flush()
 
 
+def _say(msg: str) -> None:
+    """A line of the ``face-rhythm rois draw`` command's own output (stdout)."""
+    sys.stdout.write(msg + "\n")
+    sys.stdout.flush()
+
+
 def draw_rois_blocking(image: np.ndarray, point_spacing: int = DEFAULT_POINT_SPACING,
                        output: str | os.PathLike | None = None, host: str = "127.0.0.1",
                        port: int = 0, open_browser: bool = False) -> RoiSet:
@@ -374,25 +380,24 @@ def run_draw(args: argparse.Namespace) -> int:
         raise SystemExit(f"face-rhythm rois draw: {e}") from None
     srv.start()
     port = srv.httpd.server_address[1]
-    print(f"Draw ROIs for {label} ({image.shape[1]}x{image.shape[0]}) at {srv.url}", flush=True)
-    print(f"  remote machine? run on your workstation: ssh -L {port}:localhost:{port} "
-          "<this host>, then open the URL", flush=True)
-    print(f"  'Save' writes {args.output}; 'Save and finish' (or Ctrl+C) stops the server",
-          flush=True)
+    _say(f"Draw ROIs for {label} ({image.shape[1]}x{image.shape[0]}) at {srv.url}")
+    _say(f"  remote machine? run on your workstation: ssh -L {port}:localhost:{port} "
+         "<this host>, then open the URL")
+    _say(f"  'Save' writes {args.output}; 'Save and finish' (or Ctrl+C) stops the server")
     if args.open:
         webbrowser.open(srv.url)
     try:
         while not srv.wait(0.5):
             pass
     except KeyboardInterrupt:
-        print("stopped", flush=True)
+        _say("stopped")
     finally:
         srv.stop()
     if srv.last_saved is None:
-        print(f"no ROIs saved; {args.output} unchanged", flush=True)
+        _say(f"no ROIs saved; {args.output} unchanged")
         return 1
-    print(f"saved {len(srv.last_saved.polygons)} ROI(s), "
-          f"{len(srv.last_saved.points())} points to {args.output}", flush=True)
+    _say(f"saved {len(srv.last_saved.polygons)} ROI(s), "
+         f"{len(srv.last_saved.points())} points to {args.output}")
     return 0
 
 
