@@ -10,6 +10,7 @@ bug.
 class                      raised for
 =========================  ==========================================================
 ``ConfigError``            an unknown key or impossible value in a config section
+``PreflightError``         every problem the check of a run's inputs found (one per line)
 ``VideoError``             a video that cannot be used (missing, corrupt, too short)
 ``RemoteVideoError``       an ``sftp://`` video that cannot be reached
 ``RoiError``               a polygon, mask, ROI file or point grid that cannot be used
@@ -44,6 +45,7 @@ __all__ = [
     "ParamsKeyError",
     "PathExistsError",
     "PathNotFoundError",
+    "PreflightError",
     "RegistrationError",
     "RemoteVideoError",
     "RoiError",
@@ -61,6 +63,25 @@ class FaceRhythmError(ValueError):
 
 class ConfigError(FaceRhythmError):
     """A config section with an unknown key or an impossible value."""
+
+
+class PreflightError(ConfigError):
+    """Every problem the check of a run's inputs found (:mod:`face_rhythm.preflight`).
+
+    Parameters
+    ----------
+    problems : sequence of str
+        One line each, naming the file (and row, column or config key) and what to change.
+    what : str
+        What was checked, e.g. ``"session s1"``.
+    """
+
+    def __init__(self, problems, what: str = "the run's inputs") -> None:
+        self.problems = [str(p) for p in problems]
+        n = len(self.problems)
+        super().__init__("\n".join(self.problems)
+                         + f"\n({what}: {n} problem(s) found before any work started; "
+                         "fix them and run again)")
 
 
 class VideoError(FaceRhythmError):

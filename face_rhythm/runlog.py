@@ -8,13 +8,17 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from .errors import FaceRhythmError
+
 __all__ = ["progress_bar", "setup_logging"]
 
 
 def setup_logging(log_path: str | os.PathLike | None = None, level: int = logging.INFO) -> None:
     """Send log records (and Python warnings) to ``log_path``, or to stderr if ``None``.
 
-    Uncaught exceptions are logged too, so a workflow job's log file says why it failed.
+    Uncaught exceptions are logged too, so a workflow job's log file says why it failed: a
+    :class:`~face_rhythm.errors.FaceRhythmError` (a user's mistake) as its message only, one
+    log line per line of it, without a traceback (a traceback means a bug).
     """
     handlers: list[logging.Handler] = [
         logging.FileHandler(log_path, mode="w") if log_path else logging.StreamHandler()
@@ -25,6 +29,11 @@ def setup_logging(log_path: str | os.PathLike | None = None, level: int = loggin
     previous = sys.excepthook
 
     def _hook(exc_type, exc, tb):
+        if issubclass(exc_type, FaceRhythmError):  # a user's mistake: its message, no traceback
+            for line in str(exc).splitlines():
+                logging.getLogger("face_rhythm").error("%s: %s", exc_type.__name__, line)
+            sys.stderr.write(f"{exc_type.__name__}: {exc}\n")
+            return
         logging.getLogger("face_rhythm").error("%s: %s", exc_type.__name__, exc,
                                                exc_info=(exc_type, exc, tb))
         previous(exc_type, exc, tb)

@@ -29,6 +29,10 @@ module                 holds
 ``results``            ``tca.h5``: :func:`write_tca_h5` and :func:`read_tca_file` (:class:`TCAFile`)
 ``figures``            component figures and the EVR chart
 ``stage``              :func:`tca_stage`, the workflow's step (spectrogram.h5 files -> tca.h5)
+``streamed``           the streamed path's arrays: sample of time bins, per-bin NNLS of the
+                       time factors, full-data statistics (``docs/tca.md``)
+``streamed_stage``     its three workflow steps: :func:`tca_fit_stage`,
+                       :func:`tca_time_factors_stage`, :func:`tca_collect_stage`
 ``notebook``           :class:`TCA`, the original package's notebook API
 ``cp_tools``           the original's CP helpers (``face_rhythm.helpers`` names):
                        ``cp_to_dense``, ``tensorly_cp_to_device``, ``cp_reconstruction_EVR``,
@@ -45,35 +49,43 @@ Explained variance ratio (EVR) of a reconstruction ``Y`` of the fitted tensor ``
 """
 
 from face_rhythm.errors import TCAError
+from face_rhythm.lazy import lazy_exports
 
-from .dims import (
-    concatenate_dims,
-    concatenated_name,
-    refold_complex,
-    split_dim,
-    unfold_complex,
-    window_array,
-)
-from .evr import explained_variance_ratios, factor_match_score, order_by_evr, relative_error
-from .figures import hz_ticks, plot_component, plot_evr, save_tca_figures
-from .fit import METHODS, check_fit_inputs, fit_cp, resolve_device
-from .mttkrp import _fast_tenalg_backend, mttkrp, mttkrp_partial
-from .normalization import normalize_tensor
-from .notebook import TCA
-from .params import TCAParams, TCAWorkflowParams
-from .pipeline import TCAResult, run_tca
-from .rearrange import Rearrangement, rearrange_data, rearrange_factors
-from .results import TCAFile, read_tca_file, tca_h5_dict, write_tca_h5
-from .stage import load_spectrograms, tca_stage
+# Imported on first access (PEP 562): the workflow's parse (decomposition_common.smk) and the
+# session check (preflight) read the tca section without loading tensorly, torch or matplotlib.
+_LAZY = {
+    "dims": ("concatenate_dims", "concatenated_name", "refold_complex", "split_dim",
+             "unfold_complex", "window_array"),
+    "evr": ("explained_variance_ratios", "factor_match_score", "order_by_evr",
+            "relative_error"),
+    "figures": ("hz_ticks", "plot_component", "plot_evr", "save_tca_figures"),
+    "fit": ("METHODS", "check_fit_inputs", "fit_cp", "resolve_device"),
+    "mttkrp": ("_fast_tenalg_backend", "mttkrp", "mttkrp_partial"),
+    "normalization": ("normalize_tensor",),
+    "notebook": ("TCA",),
+    "params": ("STRATEGIES", "TCAParams", "TCAStreamedParams", "TCAWorkflowParams"),
+    "pipeline": ("TCAResult", "run_tca"),
+    "rearrange": ("Rearrangement", "rearrange_data", "rearrange_factors"),
+    "results": ("TCAFile", "read_tca_file", "read_tca_part_file", "tca_h5_dict",
+                "write_tca_h5", "write_tca_part_h5"),
+    "stage": ("load_spectrograms", "read_time_bins", "tca_stage"),
+    "streamed": ("full_fit_statistics", "mttkrp_time", "sample_time_bins",
+                 "solve_time_factors", "time_factor_gram"),
+    "streamed_stage": ("streamed_sample_mb", "tca_collect_stage", "tca_fit_stage",
+                       "tca_time_factors_stage"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY, {"checks", "cp_tools"})
 
 __all__ = [
     "METHODS",
+    "STRATEGIES",
     "TCA",
     "Rearrangement",
     "TCAError",
     "TCAFile",
     "TCAParams",
     "TCAResult",
+    "TCAStreamedParams",
     "TCAWorkflowParams",
     "_fast_tenalg_backend",
     "check_fit_inputs",
@@ -82,26 +94,38 @@ __all__ = [
     "explained_variance_ratios",
     "factor_match_score",
     "fit_cp",
+    "full_fit_statistics",
     "hz_ticks",
     "load_spectrograms",
     "mttkrp",
     "mttkrp_partial",
+    "mttkrp_time",
     "normalize_tensor",
     "order_by_evr",
     "plot_component",
     "plot_evr",
     "read_tca_file",
+    "read_tca_part_file",
+    "read_time_bins",
     "rearrange_data",
     "rearrange_factors",
     "refold_complex",
     "relative_error",
     "resolve_device",
     "run_tca",
+    "sample_time_bins",
     "save_tca_figures",
+    "solve_time_factors",
     "split_dim",
+    "streamed_sample_mb",
+    "tca_collect_stage",
+    "tca_fit_stage",
     "tca_h5_dict",
     "tca_stage",
+    "tca_time_factors_stage",
+    "time_factor_gram",
     "unfold_complex",
     "window_array",
     "write_tca_h5",
+    "write_tca_part_h5",
 ]

@@ -27,6 +27,8 @@ __all__ = ["METHODS", "check_fit_inputs", "fit_cp", "resolve_device"]
 
 #: Decomposition classes of ``tensorly.decomposition`` that :func:`fit_cp` accepts.
 METHODS = ("CP_NN_HALS", "CP", "RandomizedCP", "ConstrainedCP")
+#: String values of ``params_method.init`` that tensorly's CP methods take.
+INITS = ("svd", "random")
 _BACKENDS = ("numpy", "pytorch")
 _DTYPES = ("float32", "float64")
 
@@ -79,7 +81,7 @@ def check_fit_inputs(tensor: np.ndarray, method: str, params_method: Mapping[str
                      name: str = "tensor") -> dict[str, Any]:
     """Validate a tensor and method parameters before fitting; return the kwargs to use.
 
-    Raises :class:`TCAError` for: an unknown method or parameter, a rank that is not an
+    Raises :class:`TCAError` for: an unknown method, parameter or ``init``, a rank that is not an
     integer in ``[1, min(tensor.shape)]``, NaN/Inf values, negative values with a
     non-negative method, a tensor with fewer than 2 dims.
     """
@@ -107,6 +109,9 @@ def check_fit_inputs(tensor: np.ndarray, method: str, params_method: Mapping[str
     if not np.all(np.isfinite(tensor)):
         n_bad = int(np.size(tensor) - np.count_nonzero(np.isfinite(tensor)))
         raise TCAError(f"{name} has {n_bad} NaN/Inf value(s)")
+    if not np.any(tensor):
+        raise TCAError(f"{name} is all zeros: no point moved (a blank or still video?); "
+                       "check the videos and the tracking")
     if _is_non_negative(method, params):
         mn = float(np.min(tensor))
         if mn < 0:
@@ -115,6 +120,9 @@ def check_fit_inputs(tensor: np.ndarray, method: str, params_method: Mapping[str
     if method == "RandomizedCP" and "n_samples" not in params:
         raise TCAError("RandomizedCP needs params_method['n_samples'] (rows sampled per "
                        "least-squares step)")
+    init = params.get("init")
+    if isinstance(init, str) and init not in INITS:
+        raise TCAError(f"params_method.init={init!r} is not one of {INITS} (or a CP tensor)")
     params["rank"] = int(rank)
     return params
 

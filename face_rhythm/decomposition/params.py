@@ -3,8 +3,10 @@
 The ``tca`` config section is converted by :meth:`TCAParams.from_config` through
 :func:`face_rhythm.params.from_mapping` (the one parameter policy: an unknown key is a
 :class:`~face_rhythm.errors.TCAError` naming the section and the key, with a suggestion).
-The section also holds two workflow keys, ``per_session`` and ``all_sessions`` (which
-decompositions the workflow makes); their defaults live in :class:`TCAWorkflowParams`.
+The section also holds the workflow keys ``per_session``, ``all_sessions`` (which
+decompositions the workflow makes) and ``strategy`` (how); their defaults live in
+:class:`TCAWorkflowParams`. The ``streamed`` subsection (the streamed strategy's sample and
+chunks) is :class:`TCAStreamedParams`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ from face_rhythm.params import from_mapping
 from .fit import _BACKENDS, _DTYPES, _is_non_negative, _method_class
 from .rearrange import _COMBINE
 
-__all__ = ["TCAParams", "TCAWorkflowParams"]
+__all__ = ["STRATEGIES", "TCAParams", "TCAStreamedParams", "TCAWorkflowParams"]
+
+#: How a decomposition is computed (``tca.strategy``): the whole tensor in memory, or fit on
+#: a sample of time bins and every video's time factors in its own job (docs/tca.md).
+STRATEGIES = ("in_memory", "streamed")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +46,15 @@ class _RearrangeSection:
 
 
 @dataclasses.dataclass(frozen=True)
+class _StreamedSection:
+    """``tca.streamed`` as written (``None``: absent)."""
+
+    time_bins: int | None = None
+    block_bins: int | None = None
+    chunk_mb: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class _TCASection:
     """The keys a ``tca`` config section may have (``None``: absent). No defaults here."""
 
@@ -54,6 +69,8 @@ class _TCASection:
     normalize: _NormalizeSection | None = None
     rearrange: _RearrangeSection | None = None
     dtype: str | None = None
+    strategy: str | None = None
+    streamed: _StreamedSection | None = None
 
 
 def _section(cfg: Mapping[str, Any] | None) -> _TCASection:
@@ -173,15 +190,66 @@ class TCAWorkflowParams:
         One decomposition per session (its videos concatenated in time).
     all_sessions : bool
         One decomposition over every session (points must correspond across sessions).
+    strategy : {"in_memory", "streamed"}
+        How the workflow computes each decomposition (:data:`STRATEGIES`, ``docs/tca.md``):
+        one job holding the whole tensor, or fit on a sample of time bins, one job per video
+        for its time factors, then a collect job (same ``tca.h5``).
     """
 
     per_session: bool = True
     all_sessions: bool = False
+    strategy: str = "in_memory"
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None) -> TCAWorkflowParams:
-        """Read ``per_session`` / ``all_sessions`` of the ``tca`` section (keys checked)."""
+        """Read ``per_session`` / ``all_sessions`` / ``strategy`` of the ``tca`` section
+        (keys checked)."""
         section = _section(cfg)
-        kw = {k: bool(getattr(section, k)) for k in ("per_session", "all_sessions")
-              if getattr(section, k) is not None}
+        kw: dict[str, Any] = {k: bool(getattr(section, k)) for k in ("per_session",
+                                                                     "all_sessions")
+                              if getattr(section, k) is not None}
+        if section.strategy is not None:
+            kw["strategy"] = str(section.strategy)
+        if kw.get("strategy", cls.strategy) not in STRATEGIES:
+            raise TCAError(f"tca.strategy {kw['strategy']!r} is not one of {STRATEGIES}")
         return cls(**kw)
+
+
+@dataclasses.dataclass(frozen=True)
+class TCAStreamedParams:
+    """``tca.streamed``: the sample and the chunks of the streamed path (docs/tca.md).
+
+    Attributes
+    ----------
+    time_bins : int
+        Time bins (over all videos) the points and frequency factors are fitted on; the
+        sample tensor takes ``2N x F x time_bins x 4`` bytes (1.15 GB for 1,000 points, 36
+        frequencies, 4,000 bins). At least the total: every bin (the in-memory fit).
+    block_bins : int
+        The sample is made of blocks of this many contiguous bins (seeded by ``tca.seed``).
+    chunk_mb : float
+        Time bins read at once by a video's time-factor job, in MB of float32 spectrogram.
+    """
+
+    time_bins: int = 4000
+    block_bins: int = 50
+    chunk_mb: float = 256.0
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> TCAStreamedParams:
+        """From the ``tca`` section (its ``streamed`` subsection; keys checked)."""
+        section = _section(cfg).streamed or _StreamedSection()
+        kw: dict[str, Any] = {}
+        for name, convert in (("time_bins", int), ("block_bins", int), ("chunk_mb", float)):
+            value = getattr(section, name)
+            if value is not None:
+                kw[name] = convert(value)
+        p = cls(**kw)
+        if p.time_bins < 1 or p.block_bins < 1 or not p.chunk_mb > 0:
+            raise TCAError(f"tca.streamed: time_bins ({p.time_bins}), block_bins "
+                           f"({p.block_bins}) and chunk_mb ({p.chunk_mb}) must be positive")
+        return p
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields (stored in the ``params`` JSON of ``tca.h5``)."""
+        return dataclasses.asdict(self)

@@ -14,6 +14,16 @@ descending, and ``evr_total``; ``order`` (R,) int64 (index in the unordered fit)
 float64 and ``n_iter``; ``params`` (JSON: :class:`~.params.TCAParams`, the fit's facts and the
 rearrangement); ``point_positions_per_session/{session}`` (N, 2) float32 (workflow); and the
 ``run_info`` group.
+
+The streamed path (``docs/tca.md``) writes two kinds of part files before ``tca.h5``, through
+:func:`write_tca_part_h5` / :func:`read_tca_part_file`: the fit (``kind = "fit"``:
+``factors/(xy points)`` (2N, R) and ``factors/frequency`` (F, R) float64 unit-norm,
+``weights``, ``rec_errors``, ``n_iter``, ``sample/{session}/{video}`` (bin indices),
+``lengths/{session}/{video}``, ``sessions``, ``videos``, ``frequencies``,
+``point_positions_per_session``, ``params`` JSON) and one video's time factors
+(``kind = "time_factors"``: ``time_factors`` (T_v, R) float64 unnormalised,
+``time_axis_seconds``, ``session``, ``video``, ``stats/{ss_x, s_x, n, xy}``), each with
+``run_info``.
 """
 
 from __future__ import annotations
@@ -37,7 +47,8 @@ from .dims import concatenated_name
 if TYPE_CHECKING:
     from .pipeline import TCAResult
 
-__all__ = ["TCAFile", "read_tca_file", "tca_h5_dict", "write_tca_h5"]
+__all__ = ["TCAFile", "read_tca_file", "read_tca_part_file", "tca_h5_dict", "write_tca_h5",
+           "write_tca_part_h5"]
 
 
 def tca_h5_dict(result: TCAResult, element_meta: Mapping[str, Mapping[str, Any]],
@@ -299,3 +310,57 @@ def _nested(value: Mapping[str, Mapping[str, Any]] | None, dtype: type,
     for s, v in order:
         out.setdefault(s, {})[v] = np.asarray(value[s][v], dtype=dtype)
     return out
+
+
+#: The kinds of part files of the streamed path (:func:`write_tca_part_h5`).
+PART_KINDS = ("fit", "time_factors")
+
+
+def write_tca_part_h5(path: str | os.PathLike, kind: str, contents: Mapping[str, Any],
+                      run_info: Mapping[str, Any] | None = None) -> Path:
+    """Write a part file of the streamed path (atomically; keys in the module docs).
+
+    Parameters
+    ----------
+    path : path-like
+    kind : {"fit", "time_factors"}
+    contents : mapping
+        Nested dict of arrays, numbers and strings (``params`` may be a dict: stored as JSON).
+    run_info : dict, optional
+    """
+    if kind not in PART_KINDS:
+        raise TCAError(f"part file kind {kind!r} is not one of {PART_KINDS}")
+    out = dict(contents)
+    if isinstance(out.get("params"), Mapping):
+        out["params"] = json.dumps(out["params"], default=_json_default, sort_keys=True)
+    out["kind"] = kind
+    if run_info is not None:
+        out["run_info"] = run_info_to_h5_dict(run_info)
+    return simple_save(out, path, write_mode="w")
+
+
+def read_tca_part_file(path: str | os.PathLike, kind: str) -> dict[str, Any]:
+    """Read a part file of the streamed path (``params`` decoded, ``run_info`` read).
+
+    Raises
+    ------
+    TCAError
+        A missing file, or one that is not a part file of this ``kind``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TCAError(f"{path}: TCA part file not found (run the rule that writes it)")
+    with h5py.File(path, "r") as f:
+        info = find_run_info(f)
+        d = h5Obj_to_dict(f)
+    d.pop("run_info", None)
+    got = d.get("kind")
+    got = got.decode() if isinstance(got, bytes) else got
+    if got != kind:
+        raise TCAError(f"{path}: not a TCA {kind!r} part file (kind {got!r})")
+    if isinstance(d.get("params"), (str, bytes)):
+        p = d["params"]
+        d["params"] = json.loads(p.decode() if isinstance(p, bytes) else p)
+    d["run_info"] = info
+    d["path"] = path
+    return d

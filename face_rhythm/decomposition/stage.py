@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,12 @@ from .results import TCAFile, write_tca_h5
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["load_spectrograms", "tca_stage"]
+__all__ = ["load_spectrograms", "read_time_bins", "tca_stage"]
 
 
 def load_spectrograms(paths: Sequence[str | os.PathLike], sessions: Sequence[str],
-                      videos: Sequence[str]
+                      videos: Sequence[str],
+                      bins: Callable[[list[int]], list[np.ndarray]] | None = None
                       ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]], np.ndarray,
                                  dict[str, np.ndarray]]:
     """Read ``spectrogram.h5`` files for one TCA, checking that they fit together.
@@ -43,12 +44,15 @@ def load_spectrograms(paths: Sequence[str | os.PathLike], sessions: Sequence[str
         ``results/{session}/{video}/spectrogram.h5``, in time order.
     sessions, videos : sequence of str
         Session and video of each path.
+    bins : callable, optional
+        Given every file's number of time bins (after all files are checked), the sorted
+        bin indices to read from each (read as contiguous runs); default all of them.
 
     Returns
     -------
-    data : dict ``"session/video"`` -> (2, N, F, T) float32
+    data : dict ``"session/video"`` -> (2, N, F, T) float32 (``T`` the bins read)
     element_meta : dict ``"session/video"`` -> {"session", "video", "time_axis_seconds",
-        "path", "frame_rate"}
+        "path", "frame_rate", "n_time"}
     frequencies : (F,) Hz
     point_positions : dict session -> (N, 2) float32
 
@@ -94,13 +98,31 @@ def load_spectrograms(paths: Sequence[str | os.PathLike], sessions: Sequence[str
                 raise TCAError(f"{p}: x_axis_seconds has {taxis.shape[0]} entries but the "
                                f"spectrograms have {shape[3]} time points")
             key = f"{s}/{v}"
-            if key in data:
+            if key in meta:
                 raise TCAError(f"session {s!r} video {v!r} is listed twice")
-            data[key] = np.asarray(spec.spectrograms[()], dtype=np.float32)
         meta[key] = {"session": str(s), "video": str(v), "time_axis_seconds": taxis,
-                     "path": str(p), "frame_rate": fr}
+                     "path": str(p), "frame_rate": fr, "n_time": int(shape[3])}
         pts.setdefault(str(s), pp)
+    chosen = None if bins is None else bins([m["n_time"] for m in meta.values()])
+    for i, (key, m) in enumerate(meta.items()):
+        with open_spectrogram_file(m["path"]) as spec:
+            if chosen is None:
+                data[key] = np.asarray(spec.spectrograms[()], dtype=np.float32)
+            else:
+                data[key] = read_time_bins(spec.spectrograms, chosen[i])
     return data, meta, freqs0, pts
+
+
+def read_time_bins(dataset, idx: np.ndarray) -> np.ndarray:
+    """Bins ``idx`` (sorted) of a ``(2, N, F, T)`` dataset, one slice per contiguous run:
+    ``(2, N, F, len(idx))`` float32."""
+    idx = np.asarray(idx, dtype=np.int64)
+    out = np.empty(tuple(dataset.shape[:3]) + (idx.size,), dtype=np.float32)
+    starts = np.flatnonzero(np.diff(idx, prepend=-2) != 1)
+    ends = np.append(starts[1:], idx.size)
+    for a, b in zip(starts, ends):
+        out[..., a:b] = dataset[:, :, :, int(idx[a]):int(idx[b - 1]) + 1]
+    return out
 
 
 def tca_stage(spectrograms: Sequence[str | os.PathLike], rois: str | os.PathLike | Sequence,

@@ -31,11 +31,8 @@ notebook API (:class:`PointTracker`), and every consumer of ``tracking.h5`` (its
 """
 
 from ..errors import TrackingError
+from ..lazy import lazy_exports
 from ..runlog import progress_bar as progress_bar  # importable here before the split
-from .engine import TrackingResult, track_array, track_frames, track_video
-from .mesh import apply_mesh_forces, mesh_d0, mesh_neighbors, mesh_operator
-from .notebook import PointTracker
-from .notebook import _resolve_videos as _resolve_videos  # used by tests
 from .params import (
     PROJECT_PARAMS,
     REFERENCE_PARAMS,
@@ -44,17 +41,20 @@ from .params import (
     TrackingParams,
     check_device,
 )
-from .preprocess import (
-    Preprocessor,
-    as_chunks,
-    combine_masks,
-    grow_mask,
-    preprocess_chunks,
-    validate_frames_freeze,
-    validate_points,
-)
-from .results import TrackingFile, open_tracking_file, read_tracking_file, write_tracking_h5
-from .stage import contiguous_start, read_home_and_mask, track_points_stage
+
+# Imported on first access (PEP 562): a reader of tracking.h5 (spectrogram, overlay, report
+# jobs) loads h5py, not the tracker's torch, OpenCV and SciPy.
+_LAZY = {
+    "engine": ("TrackingResult", "track_array", "track_frames", "track_video"),
+    "mesh": ("apply_mesh_forces", "mesh_d0", "mesh_neighbors", "mesh_operator"),
+    "notebook": ("PointTracker", "_resolve_videos"),
+    "preprocess": ("Preprocessor", "as_chunks", "combine_masks", "grow_mask",
+                   "preprocess_chunks", "validate_frames_freeze", "validate_points"),
+    "results": ("TrackingFile", "open_tracking_file", "read_tracking_file",
+                "write_tracking_h5"),
+    "stage": ("contiguous_start", "read_home_and_mask", "track_points_stage"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 __all__ = [
     "PROJECT_PARAMS",

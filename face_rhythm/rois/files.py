@@ -32,7 +32,7 @@ import numpy as np
 import yaml
 
 from ..atomic import atomic_path
-from ..errors import RoiError
+from ..errors import PathNotFoundError, RoiError
 from .geometry import infer_point_spacing, polygon_to_mask
 from .results import RoisFile, read_rois_h5
 from .roiset import DEFAULT_POINT_SPACING, RoiSet
@@ -201,12 +201,23 @@ def load_rois(path: str | os.PathLike,
         Validated (masks and points computed once, so bad files fail here).
     """
     path = Path(path)
+    if path.is_dir():
+        raise RoiError(f"{path}: is a directory, not an ROI file (config rois.file)")
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: ROI file not found")
-    if path.suffix.lower() in _H5_SUFFIXES:
-        rs = _load_h5(path)
-    else:
-        rs = _load_yaml(path)
+        raise PathNotFoundError(f"{path}: ROI file not found (config rois.file)")
+    if path.stat().st_size == 0:
+        raise RoiError(f"{path}: empty ROI file (0 bytes); draw the ROIs again "
+                       "(`face-rhythm rois draw`) or point rois.file at another file")
+    try:
+        rs = _load_h5(path) if path.suffix.lower() in _H5_SUFFIXES else _load_yaml(path)
+    except OSError as exc:  # h5py: truncated, not HDF5, unreadable
+        raise RoiError(f"{path}: cannot read the ROI file ({str(exc).splitlines()[0]}); is "
+                       "it a complete HDF5 file?") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, RoiError):
+            raise
+        raise RoiError(f"{path}: not a usable ROI file ({type(exc).__name__}: "
+                       f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     _check_frame(rs, frame_height_width, path)
     return rs.validate()
 

@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["RoisParams", "rois_from_config"]
 
+#: Values of ``rois.source`` (``None``: whichever of ``file`` and ``polygons`` is given).
+SOURCES = (None, "polygons", "file")
+
 #: Keys an ROI file brings (spacing and ROI lists) that the config may override.
 _FILE_KEYS = ("point_spacing", "points_from", "mask_from")
 
@@ -33,6 +36,14 @@ class RoisParams:
 
     Attributes
     ----------
+    source : {"polygons", "file"} or None
+        Which of ``polygons`` and ``file`` makes the ROIs. ``"file"``: the file is the whole
+        definition (its polygons, spacing, ``points_from`` and ``mask_from``; those keys of
+        the config are ignored). ``"polygons"``: ``file`` is ignored. ``None``: whichever is
+        given (giving both is an error), and with a file the config's spacing and ROI lists
+        override the file's. An experiment's own config file (``--configfile
+        experiment.yaml``) is merged over ``config/config.yaml`` (whose polygons stay), so it
+        switches ROIs to a file with ``source: file``.
     file : str or None
         An ROI file (our YAML, our ``rois.h5`` or the original ``ROIs.h5``); exclusive with
         ``polygons``.
@@ -49,6 +60,7 @@ class RoisParams:
         ROIs; with ``file``, None or []: the file's choice).
     """
 
+    source: str | None = None
     file: str | None = None
     polygons: dict[str, Any] | None = field(default_factory=dict)
     point_spacing: int | None = None
@@ -58,7 +70,18 @@ class RoisParams:
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | RoisParams | None) -> RoisParams:
         """Parameters from the config's ``rois`` section (absent keys keep the defaults)."""
-        return from_mapping(cls, section, "rois", error=RoiError)
+        p = from_mapping(cls, section, "rois", error=RoiError)
+        if p.source not in SOURCES:
+            raise RoiError(f"config rois.source: {p.source!r} is not one of {SOURCES}")
+        if p.source == "file":  # the file is the whole definition (see the class docstring)
+            if p.polygons or p.point_spacing is not None or p.points_from or p.mask_from:
+                logger.info("config rois.source is 'file': polygons, point_spacing, "
+                            "points_from and mask_from come from %s, not the config", p.file)
+            return dataclasses.replace(p, polygons={}, point_spacing=None, points_from=[],
+                                       mask_from=[])
+        if p.source == "polygons":
+            return dataclasses.replace(p, file=None)
+        return p
 
 
 def rois_from_config(cfg_section: Mapping[str, Any] | RoisParams | None,
@@ -83,10 +106,12 @@ def rois_from_config(cfg_section: Mapping[str, Any] | RoisParams | None,
     """
     p = RoisParams.from_config(cfg_section)
     if p.file and p.polygons:
-        raise RoiError("config rois: give either 'file' or 'polygons', not both")
+        raise RoiError("config rois: give either 'file' or 'polygons', not both (or choose "
+                       "one with rois.source: file | polygons)")
     if not p.file and not p.polygons:
-        raise RoiError("config rois: give 'file' (an ROI file, e.g. from `face-rhythm rois "
-                       "draw`) or inline 'polygons'")
+        raise RoiError(f"config rois: give 'file' (an ROI file, e.g. from `face-rhythm rois "
+                       f"draw`) or inline 'polygons'"
+                       f"{' (rois.source is ' + repr(p.source) + ')' if p.source else ''}")
     hw = tuple(int(s) for s in frame_height_width)
     if p.file:
         rs = load_rois(p.file, frame_height_width=hw)

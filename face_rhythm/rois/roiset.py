@@ -102,6 +102,9 @@ class RoiSet:
                 raise RoiError(
                     f"{what}: vertex {i} ({v[i, 0]:g}, {v[i, 1]:g}) is outside the {w}x{h} "
                     f"frame (x must be in [-0.5, {w - 0.5}], y in [-0.5, {h - 0.5}])")
+            if np.linalg.matrix_rank(v.astype(np.float64) - v.mean(axis=0), tol=1e-6) < 2:
+                raise RoiError(f"{what}: the polygon encloses no area (its {len(v)} vertices "
+                               "are collinear or repeated); give vertices around a region")
             if polygon_self_intersects(v):
                 logger.warning("%s: polygon is self-intersecting; filled with the even-odd "
                                "rule", what)
@@ -193,8 +196,23 @@ class RoiSet:
         return p
 
     def validate(self) -> RoiSet:
-        """Compute masks and points once so any problem is raised now; returns self."""
-        self.points()
+        """Compute masks and points once so any problem is raised now; returns self.
+
+        Also a :class:`RoiError` when no point of the grid lies inside the tracking mask
+        (``mask_from`` disjoint from ``points_from``): every point would sit on a blanked-out
+        image.
+        """
+        pts = self.points()
+        if self.mask_from and self.fixed_points is None:
+            mask = self.tracking_mask()
+            h, w = mask.shape
+            cols = np.clip(np.rint(pts[:, 0]).astype(int), 0, w - 1)
+            rows = np.clip(np.rint(pts[:, 1]).astype(int), 0, h - 1)
+            if not mask[rows, cols].any():
+                raise RoiError(
+                    f"{self.source}: none of the {len(pts)} points (points_from "
+                    f"{self.points_from}) lies inside the tracking mask (mask_from "
+                    f"{self.mask_from}); make those ROIs overlap, or set mask_from: []")
         return self
 
     # -- transforms

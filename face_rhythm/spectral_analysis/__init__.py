@@ -40,12 +40,10 @@ through :func:`read_spectrogram_file` / :func:`open_spectrogram_file` only. It r
 
 from face_rhythm.atomic import atomic_h5, atomic_path
 from face_rhythm.errors import SpectralParamsError
+from face_rhythm.lazy import lazy_exports
 from face_rhythm.provenance import run_info, run_info_to_h5_dict
 from face_rhythm.runlog import progress_bar
 
-from .figures import plot_point_spectrograms, representative_points, save_spectrogram_figure
-from .normalization import normalize_spectrogram
-from .notebook import VQT_Analyzer
 from .params import (
     DEFAULT_PARAMS_VQT,
     SpectralParams,
@@ -53,24 +51,22 @@ from .params import (
     check_vqt_params,
     expected_window_length,
 )
-from .results import (
-    SpectrogramFile,
-    SpectrogramFileError,
-    SpectrogramSummary,
-    open_spectrogram_file,
-    read_spectrogram_file,
-    write_spectrogram_h5,
-)
-from .stage import read_tracking_h5, spectrogram_from_tracking_file
-from .streaming import (
-    MAX_BLOCK_BYTES,
-    MAX_WORK_BYTES,
-    compute_spectrograms,
-    effective_batch_size,
-    write_spectrograms,
-)
-from .traces import displacements_to_rows
-from .vqt_model import _freqs, make_vqt, resolve_device, time_axis, vqt_rows
+
+# The rest is imported on first access (PEP 562): torch, vqt and matplotlib load only in the
+# jobs that compute or draw, not in those that only check a config (video_metadata).
+_LAZY = {
+    "figures": ("plot_point_spectrograms", "representative_points", "save_spectrogram_figure"),
+    "normalization": ("normalize_spectrogram",),
+    "notebook": ("VQT_Analyzer",),
+    "results": ("SpectrogramFile", "SpectrogramFileError", "SpectrogramSummary",
+                "open_spectrogram_file", "read_spectrogram_file", "write_spectrogram_h5"),
+    "stage": ("read_tracking_h5", "spectrogram_from_tracking_file"),
+    "streaming": ("MAX_BLOCK_BYTES", "MAX_WORK_BYTES", "compute_spectrograms",
+                  "effective_batch_size", "write_spectrograms"),
+    "traces": ("displacements_to_rows",),
+    "vqt_model": ("_freqs", "make_vqt", "resolve_device", "time_axis", "vqt_rows"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY, {"filters", "params"})
 
 __all__ = [
     "DEFAULT_PARAMS_VQT",

@@ -9,10 +9,14 @@ filter length those arguments give.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import importlib.util
 import inspect
 import math
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,11 +46,30 @@ DEFAULT_PARAMS_VQT: dict[str, Any] = {
 }
 
 
-def _vqt_keys() -> set[str]:
-    """Keys ``vqt.VQT`` accepts (read from its signature, so a new vqt release is followed)."""
+@functools.lru_cache(maxsize=1)
+def _vqt_keys() -> frozenset[str]:
+    """Keys ``vqt.VQT`` accepts (read from its signature, so a new vqt release is followed).
+
+    The signature is read from the source of ``vqt.vqt`` without importing it (importing
+    vqt imports torch: seconds, in jobs that only check a config); if the source cannot be
+    read, from the imported class.
+    """
+    try:
+        spec = importlib.util.find_spec("vqt")  # the package's spec only: no import
+        source = Path(next(iter(spec.submodule_search_locations))) / "vqt.py"
+        tree = ast.parse(source.read_text())
+        init = next(f for c in tree.body if isinstance(c, ast.ClassDef) and c.name == "VQT"
+                    for f in c.body
+                    if isinstance(f, ast.FunctionDef) and f.name == "__init__")
+        args = init.args
+        names = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+        if names - {"self"}:
+            return frozenset(names - {"self"})
+    except (ImportError, AttributeError, OSError, StopIteration, SyntaxError, TypeError):
+        pass
     import vqt
 
-    return set(inspect.signature(vqt.VQT.__init__).parameters) - {"self"}
+    return frozenset(set(inspect.signature(vqt.VQT.__init__).parameters) - {"self"})
 
 
 def _check_keys(mapping: Mapping[str, Any], allowed: Iterable[str], section: str) -> None:

@@ -28,7 +28,10 @@ under :data:`MAX_WORK_BYTES` (:func:`effective_batch_size`).
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -50,9 +53,32 @@ __all__ = ["MAX_BLOCK_BYTES", "MAX_WORK_BYTES", "compute_spectrograms", "effecti
            "write_spectrograms"]
 
 #: Largest output block (2, batch, F, T_out) held at once; longer videos get smaller batches.
-MAX_BLOCK_BYTES = 256 << 20
+MAX_BLOCK_BYTES = 64 << 20
 #: Budget for the VQT's FFT work arrays of one batch (about 3 complex64 (rows, F, n_fft)).
-MAX_WORK_BYTES = 768 << 20
+#: With the imports (~250 MB: torch, numpy, h5py) a spectrogram job then peaks under 500 MB
+#: at any video length (bench/bench_memory.py); smaller batches cost no speed (measured).
+MAX_WORK_BYTES = 64 << 20
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+
+
+@functools.cache
+def _return_freed_buffers_to_os() -> bool:
+    """Fix glibc's mmap threshold at 128 KiB (once per process; False where not glibc).
+
+    glibc raises its threshold after each large ``free`` (up to 32 MiB), so that the next
+    batches' FFT buffers come from the heap, which it keeps: a VQT pass then holds about
+    twice its work budget (measured: peak 580 MB instead of 474 MB for 1138 points, 30 s at
+    90 fps). A fixed threshold returns every large buffer to the OS when it is freed.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 128 * 1024))
+    except (OSError, AttributeError):
+        return False
 
 
 def _batches(n: int, size: int) -> list[tuple[int, int]]:
@@ -65,8 +91,8 @@ def effective_batch_size(batch_size: int, n_freqs: int, n_times: int, itemsize: 
 
     One output block ``2 * b * n_freqs * n_times * itemsize`` stays under
     :data:`MAX_BLOCK_BYTES` and the FFT work ``2 * b * n_freqs * fft_frames * 24`` bytes under
-    :data:`MAX_WORK_BYTES` (with the default config and 8192-frame time chunks: 54 points; a
-    1-hour 90 fps video's output blocks alone allow 54 points).
+    :data:`MAX_WORK_BYTES` (with the default config and 8192-frame time chunks: 4 points; a
+    1-hour 90 fps video's output blocks alone allow 14 points).
     """
     per_point = 2 * n_freqs * n_times * itemsize
     b = min(int(batch_size), MAX_BLOCK_BYTES // max(per_point, 1))
@@ -88,6 +114,7 @@ def _batch_for(model, n_frames: int, n_points: int, n_times: int,
 def _vqt_pass(sink, points_tracked, home: np.ndarray, model, params: SpectralParams,
               batches: list[tuple[int, int]], n_t: int, progress: bool | None) -> np.ndarray:
     """Pass 1: ``|S| ** exponent`` of every batch into ``sink``; returns sum_{r,f} per t."""
+    _return_freed_buffers_to_os()
     acc = np.zeros(n_t, dtype=np.float64)
     ex = float(params.spectrogram_exponent)
     n_f = len(model.freqs)

@@ -31,32 +31,27 @@ result files only through their owners (``face_rhythm.point_tracking.read_tracki
 from __future__ import annotations
 
 from ..errors import VisualizationError
-from .colors import Cmap_conjunctive, Colorwheel, complex_colormap, simple_cmap
-from .display import (
-    cv2_display_available,
-    display_toggle_image_stack,
-    play_video_cv2,
-    prepare_cv2_imshow,
-)
-from .drawing import draw_points, draw_text, violations_to_dense
-from .figures import contact_sheet_indices, plot_contact_sheet, plot_tracking_summary
-from .frames import FrameVisualizer, play_video_with_points
-from .images import add_text_to_images, grayscale_to_rgb, make_tiled_video_array, save_gif
-from .overlay import write_overlay_video
-from .params import OutputsParams, OverlayParams
-from .stage import overlay_video_stage
-from .style import (
-    COLOR_NAMES,
-    COMPONENT_COLORS,
-    STYLE,
-    TRACKED_COLOR,
-    VIOLATION_COLOR,
-    figure_style,
-    new_figure,
-    save_figure,
-)
-from .tables import run_info_table, write_run_info_table
-from .writer import open_video_writer
+from ..lazy import lazy_exports
+
+# Imported on first access (PEP 562), so that a job that writes a table does not load
+# matplotlib, OpenCV or torch (the run_info_table rule imports only ``tables``).
+_LAZY = {
+    "colors": ("Cmap_conjunctive", "Colorwheel", "complex_colormap", "simple_cmap"),
+    "display": ("cv2_display_available", "display_toggle_image_stack", "play_video_cv2",
+                "prepare_cv2_imshow"),
+    "drawing": ("draw_points", "draw_text", "violations_to_dense"),
+    "figures": ("contact_sheet_indices", "plot_contact_sheet", "plot_tracking_summary"),
+    "frames": ("FrameVisualizer", "play_video_with_points"),
+    "images": ("add_text_to_images", "grayscale_to_rgb", "make_tiled_video_array", "save_gif"),
+    "overlay": ("write_overlay_video",),
+    "params": ("OutputsParams", "OverlayParams"),
+    "stage": ("overlay_video_stage",),
+    "style": ("COLOR_NAMES", "COMPONENT_COLORS", "STYLE", "TRACKED_COLOR", "VIOLATION_COLOR",
+              "figure_style", "new_figure", "save_figure"),
+    "tables": ("run_info_table", "write_run_info_table"),
+    "writer": ("open_video_writer",),
+}
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 __all__ = [
     "COLOR_NAMES",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,41 @@ def _overlay_frame(frame: np.ndarray, pts: np.ndarray, bad: np.ndarray | None,
         scale = float(np.clip(out_hw[1] / 640, 0.3, 1.0))
         draw_text(img, text, (4, 4 + 22 * scale), scale=scale, in_place=True)
     return img
+
+
+class _Encoder:
+    """Frames written by a background thread (OpenCV's encoder releases the GIL), so that
+    encoding overlaps decoding and drawing; at most ``depth`` frames wait in the queue."""
+
+    def __init__(self, writer: cv2.VideoWriter, depth: int = 8) -> None:
+        self._writer = writer
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="face_rhythm-encoder",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (frame := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.write(frame)
+                except (cv2.error, OSError, ValueError, TypeError, MemoryError) as err:
+                    self._error = err  # re-raised in the caller's thread
+
+    def put(self, frame: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(frame)
+
+    def close(self, abort: bool = False) -> None:
+        """Wait until every frame is written (``abort``: drop what is still queued)."""
+        if abort:
+            self._error = self._error or RuntimeError("aborted")
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None and not abort:
+            raise self._error
 
 
 def write_overlay_video(video_path: str | os.PathLike, points_tracked: np.ndarray,
@@ -112,6 +149,7 @@ def write_overlay_video(video_path: str | os.PathLike, points_tracked: np.ndarra
         fourccs.append(("MJPG", ".avi"))
     writer, tmp, final, fourcc = open_video_writer(out_path, fps_out, out_hw, fourccs)
     n_written = 0
+    encoder = _Encoder(writer)
     try:
         bar = tqdm(total=len(range(start, stop, params.step)), desc=f"overlay {video_path.name}",
                    disable=None if progress is None else not progress, unit="frame")
@@ -123,15 +161,17 @@ def write_overlay_video(video_path: str | os.PathLike, points_tracked: np.ndarra
                     text = (f"frame {idx}  t = {idx / info.frame_rate:.3f} s"
                             if params.show_text else None)
                     img = _overlay_frame(frame, pts[idx], bad[idx], out_hw, params, text)
-                    writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+                    encoder.put(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
                     n_written += 1
                     bar.update(1)
                 idx += 1
+        encoder.close()
         bar.close()
         writer.release()
         umask_mode(tmp)
         os.replace(tmp, final)
     except BaseException:
+        encoder.close(abort=True)
         writer.release()
         tmp.unlink(missing_ok=True)
         raise

@@ -18,6 +18,7 @@ else:
 rule reference_frame:
     input:
         videos=session_local_videos,
+        metadata=ancient("results/{session}/videos.tsv"),
     output:
         h5="results/{session}/reference_frame.h5",
         figure=report(
@@ -49,6 +50,7 @@ rule rois_template:
     input:
         video=first_video_of_session,
         file=rois_file,
+        metadata=ancient("results/{session}/videos.tsv"),
     output:
         rois="results/{session}/rois_template.h5",
         figure="results/{session}/figures/rois_template.png",

@@ -1,16 +1,18 @@
 import logging
 import math
+import sys
 from pathlib import Path
 
 import pandas as pd
 from snakemake.utils import validate
 
+from face_rhythm.errors import FaceRhythmError
+from face_rhythm.preflight import NAME_PATTERN, read_videos_table
 from face_rhythm.rois import read_rois_h5
 from face_rhythm.video import is_remote as video_is_remote
 
 validate(config, "../schemas/config.schema.yaml")
 
-NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 DEMO_PREFIX = "demo_data"
 
 
@@ -20,39 +22,12 @@ wildcard_constraints:
 
 
 def load_videos_table(path):
-    """The videos table: one row per video (session, video, path, optional fps)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: videos table not found (config key 'videos')")
-    table = pd.read_csv(
-        path, sep="\t", dtype={"session": str, "video": str, "path": str}, comment="#"
-    )
-    missing = {"session", "video", "path"} - set(table.columns)
-    if missing:
-        raise ValueError(f"{path}: videos table lacks column(s) {sorted(missing)}")
-    if "fps" not in table.columns:
-        table["fps"] = float("nan")
-    table["fps"] = pd.to_numeric(table["fps"], errors="raise")
-    if table.empty:
-        raise ValueError(f"{path}: videos table has no rows")
-    for col in ("session", "video"):
-        bad = table.loc[~table[col].str.fullmatch(NAME_PATTERN), col]
-        if len(bad):
-            raise ValueError(
-                f"{path}: {col} name {bad.iloc[0]!r} must match {NAME_PATTERN}"
-            )
-    dup = table.duplicated(["session", "video"])
-    if dup.any():
-        row = table[dup].iloc[0]
-        raise ValueError(
-            f"{path}: duplicate row for session {row.session!r}, video {row.video!r}"
-        )
-    bad_fps = table["fps"].notna() & ~(table["fps"] > 0)
-    if bad_fps.any():
-        raise ValueError(
-            f"{path}: fps must be positive, got {table.loc[bad_fps, 'fps'].iloc[0]}"
-        )
-    return table.set_index(["session", "video"], drop=False)
+    """The videos table (session, video, path, optional fps), checked at parse time: every
+    problem at once, one line each, and no traceback (face_rhythm.preflight)."""
+    try:
+        return read_videos_table(path)
+    except FaceRhythmError as exc:
+        sys.exit(f"face-rhythm: {exc}")
 
 
 VIDEOS = load_videos_table(config["videos"])
@@ -171,8 +146,19 @@ def demo_params(wildcards):
 
 
 def rois_file(wildcards):
-    path = config["rois"]["file"]
-    return [path] if path else []
+    """The ROI file the ROIs are made from (none with inline polygons; a missing file is
+    not an input, so that the session's check reports it with every other problem)."""
+    rois = config["rois"]
+    path = None if rois["source"] == "polygons" else rois["file"]
+    return [path] if path and Path(path).exists() else []
+
+
+def preflight_rois(wildcards):
+    """The rois section, for the session's check when its ROIs are built from it (with
+    alignment, only the template session's are; the others' come from the template)."""
+    if alignment_enabled() and wildcards.session != alignment_template():
+        return None
+    return config["rois"]
 
 
 def session_spectrograms(wildcards):

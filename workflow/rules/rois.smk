@@ -1,7 +1,7 @@
 rule rois:
     input:
         video=first_video_of_session,
-        metadata="results/{session}/videos.tsv",
+        metadata=ancient("results/{session}/videos.tsv"),
         file=rois_file,
     output:
         rois="results/{session}/rois.h5",

@@ -3,7 +3,7 @@ rule track_points:
         unpack(previous_tracking_inputs),
         video=video_path,
         rois="results/{session}/rois.h5",
-        metadata="results/{session}/videos.tsv",
+        metadata=ancient("results/{session}/videos.tsv"),
     output:
         tracking="results/{session}/{video}/tracking.h5",
     log:

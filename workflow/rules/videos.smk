@@ -1,12 +1,16 @@
-# Input validation: every video of a session is probed before any long work starts (a missing
-# or corrupt file, zero frames, an absurd frame rate, a frame size that differs within the
-# session, a video shorter than the VQT window or a frame rate whose Nyquist frequency is
-# below vqt.F_max stop the run here, with the file named), and its metadata goes into a table.
+# The check of a session's inputs before any heavy job (face_rhythm.preflight.check_session):
+# every video (missing, empty, corrupt, truncated, blank, of another frame size), the VQT
+# window, Nyquist frequency and downsampling against each video, the ROI source, the mesh
+# neighbours against the points and the tca section against the tensor it will meet. Every
+# problem is reported at once, one line each; the session's videos.tsv is written only when
+# all is well, and every rois / track_points job waits for it. They take it as ancient():
+# a change of a checked section reruns this light check, not the tracking.
 
 
 rule video_metadata:
     input:
         videos=session_local_videos,
+        rois_file=rois_file,
     output:
         table="results/{session}/videos.tsv",
     log:
@@ -27,5 +31,8 @@ rule video_metadata:
         backend=config["video_backend"],
         vqt=config["vqt"],
         idx_start=config["tracking"]["idx_start"],
+        rois=preflight_rois,
+        tracking=config["tracking"],
+        tca=config["tca"],
     script:
         "../scripts/video_metadata.py"
