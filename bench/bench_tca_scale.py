@@ -28,7 +28,8 @@ The files have the keys of the spectrogram stage's ``spectrogram.h5`` (``docs/ou
 geometrically spaced 1-30 Hz, ``x_axis_frames``, ``x_axis_seconds`` (1/6 s bins: 120 fps,
 downsampling 20), ``frame_rate``, ``point_positions`` (N, 2), ``params``, ``run_info``) and
 are read through :func:`face_rhythm.spectral_analysis.open_spectrogram_file` (checked after
-writing). A ``rois.h5`` per session carries the example frame of the figures. The planted
+writing). A ``rois.h5`` per session carries the example frame of the figures, and a
+``videos.tsv`` per session stands for the passed session check (the TCA rules wait for it). The planted
 factors are saved in ``planted.npz``.
 
 Usage::
@@ -160,6 +161,12 @@ def write_inputs(workdir: Path, sessions: int, videos: int, n_points: int, n_fre
                      "point_positions": np.zeros((n_points, 2), np.float32)},
                     workdir / "results" / s / "rois.h5", write_mode="w")
     (workdir / "videos.tsv").write_text("\n".join(rows) + "\n")
+    for s in dict.fromkeys(s for s, _ in elements):
+        # the session check's table (the TCA rules wait for it): there are no videos to
+        # probe, the planted spectrograms stand for 120-fps videos of 20 frames per bin
+        lines = ["session\tvideo\tn_frames\tframe_rate"]
+        lines += [f"{s}\t{v}\t{20 * n_bins}\t120.0" for s2, v in elements if s2 == s]
+        (workdir / "results" / s / "videos.tsv").write_text("\n".join(lines) + "\n")
     np.savez(workdir / "planted.npz", a=a, b=b, c=np.concatenate(cs))
     return {"a": a, "b": b, "c": np.concatenate(cs), "elements": elements}
 

@@ -16,8 +16,16 @@ Examples::
     python bench/bench_tracking.py --durations 10        # a quick run
     python bench/bench_tracking.py --durations 60 --repeats 3 --threads 2
     python bench/bench_tracking.py --profile --durations 10   # where does the time go
+    python bench/bench_tracking.py --preset demo --durations 10  # the original's demo size
+    python bench/bench_tracking.py --durations 10 --compare /tmp/before   # before/after
     python bench/bench_tracking.py accuracy                   # the table of docs/tracking.md
     python bench/bench_tracking.py accuracy --variant 'w21={"win_size": [21, 21]}'
+
+``--compare DIR`` times a second library side by side in the same run (each measurement
+alternates between the two): ``DIR`` holds a copy of the ``face_rhythm`` package from before
+a change (``cp -r face_rhythm /tmp/before/``), put first on ``PYTHONPATH`` of its runs; the
+table then adds its frames/s and CPU ms/frame and the speed-up. ``--preset demo`` is the
+original's demo (784x582 at 120 fps, 347 points) made with the synthetic generator.
 
 Numbers depend on the machine and on what else runs on it: report them with the machine's
 load. "CPU ms/frame" (user + system time of the run over its frames) is less sensitive to other
@@ -165,6 +173,12 @@ def run_one(args: argparse.Namespace) -> dict:
                                          backend="auto"),
             output=types.SimpleNamespace(tracking=str(out)), log=[str(out) + ".log"],
             threads=args.threads)
+        if args.lk_threads is not None:  # try another split of LK (default 1)
+            import functools
+
+            from face_rhythm.point_tracking import stage as fpt_stage
+            fpt_stage.track_video = functools.partial(fpt_stage.track_video,
+                                                      lk_threads=args.lk_threads)
         if args.profile:
             import cProfile
             import pstats
@@ -177,19 +191,28 @@ def run_one(args: argparse.Namespace) -> dict:
         out.unlink(missing_ok=True)
         Path(str(out) + ".log").unlink(missing_ok=True)
     dt, cpu = time.perf_counter() - t0, _cpu_s() - c0
-    return {"mode": args.mode, "config": args.config, "frames": int(n_frames), "seconds": dt,
+    import face_rhythm
+    return {"library": str(Path(face_rhythm.__file__).parent), "mode": args.mode, "config": args.config, "frames": int(n_frames), "seconds": dt,
             "fps": n_frames / dt, "cpu_ms_per_frame": 1e3 * cpu / n_frames,
             "peak_rss_mb": _peak_rss_mb()}
 
 
 def spawn(mode: str, config: str, video: Path, rois: Path, workdir: Path,
-          args: argparse.Namespace) -> dict:
+          args: argparse.Namespace, library: Path | None = None) -> dict:
+    """One measurement in a subprocess; ``library``: a folder holding another
+    ``face_rhythm`` package to time instead (first on ``PYTHONPATH``)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "_run", "--mode", mode, "--config",
            config, "--video", str(video), "--rois", str(rois), "--threads", str(args.threads),
            "--out", str(workdir / f"tracking_{os.getpid()}.h5")]
     if args.profile and mode == "track":
         cmd.append("--profile")
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if args.lk_threads is not None and mode == "track" and library is None:
+        cmd += ["--lk-threads", str(args.lk_threads)]
+    env = dict(os.environ)
+    if library is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(library), env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
     if args.profile and mode == "track":
@@ -368,6 +391,7 @@ def main(argv: list[str] | None = None) -> None:
     inner.add_argument("--out", required=True)
     inner.add_argument("--threads", type=int, default=2)
     inner.add_argument("--profile", action="store_true")
+    inner.add_argument("--lk-threads", type=int)
     acc = sub.add_parser("accuracy", help="accuracy table (synthetic, Middlebury, real clip)")
     acc.add_argument("--sets", nargs="*", default=["project", "reference"],
                      choices=["project", "reference"])
@@ -380,12 +404,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--fps", type=float, default=90.0)
     ap.add_argument("--points", type=int, default=1138, help="target number of points")
+    ap.add_argument("--preset", choices=["demo"],
+                    help="demo: the original's demo size, 784x582 at 120 fps, 347 points")
+    ap.add_argument("--compare", type=Path, metavar="DIR",
+                    help="a folder with another face_rhythm package (e.g. from before a change) "
+                         "to time side by side")
     ap.add_argument("--configs", nargs="+", default=["project", "reference"],
                     choices=["project", "reference"])
     ap.add_argument("--threads", type=int, default=2, help="threads per run (snakemake threads)")
     ap.add_argument("--repeats", type=int, default=1, help="runs per measurement (best kept)")
     ap.add_argument("--no-breakdown", action="store_true", help="skip the preprocess-only runs")
     ap.add_argument("--profile", action="store_true", help="cProfile the tracking runs")
+    ap.add_argument("--lk-threads", type=int,
+                    help="Lucas-Kanade threads of the tracking runs (default 1: one OpenCV call "
+                         "per frame on OpenCV's own thread pool; more: the points split)")
     ap.add_argument("--workdir", type=Path,
                     default=Path(tempfile.gettempdir()) / "face-rhythm-bench")
     args = ap.parse_args(argv)
@@ -396,6 +428,10 @@ def main(argv: list[str] | None = None) -> None:
         accuracy(_variants(args.sets, args.variant))
         return
 
+    if args.preset == "demo":
+        args.height, args.width, args.fps, args.points = 582, 784, 120.0, 347
+    if args.compare is not None and not (args.compare / "face_rhythm" / "__init__.py").is_file():
+        raise SystemExit(f"--compare {args.compare}: no face_rhythm package in it")
     args.workdir.mkdir(parents=True, exist_ok=True)
     rois = make_rois(args.workdir, args.height, args.width, args.fps, args.points)
     from face_rhythm.rois import read_rois_h5
@@ -403,8 +439,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"# {args.height}x{args.width} at {args.fps:g} fps, {n_pts} points, "
           f"{args.threads} thread(s), {os.cpu_count()} CPU(s), load average "
           f"{os.getloadavg()[0]:.2f}; best of {args.repeats}")
-    print(f"{'video':>8} {'run':>22} {'frames/s':>9} {'x decode':>9} {'CPU ms/frame':>13} "
-          f"{'peak RSS MB':>12}")
+    head = (f"{'video':>8} {'run':>22} {'frames/s':>9} {'x decode':>9} {'CPU ms/frame':>13} "
+            f"{'peak RSS MB':>12}")
+    if args.compare is not None:
+        print(f"# before: {args.compare} (each measurement alternates before/after)")
+        head += f" {'before f/s':>10} {'before CPU ms':>13} {'speed-up':>8}"
+    print(head)
     for seconds in args.durations:
         t = time.perf_counter()
         video = make_video(args.workdir, args.height, args.width, args.fps, seconds)
@@ -417,16 +457,25 @@ def main(argv: list[str] | None = None) -> None:
             runs.append(("track", c))
         decode_fps = None
         for mode, config in runs:
-            res = [spawn(mode, config if config != "-" else "project", video, rois,
-                         args.workdir, args) for _ in range(args.repeats)]
+            cfg = config if config != "-" else "project"
+            res, old = [], []
+            for _ in range(args.repeats):
+                res.append(spawn(mode, cfg, video, rois, args.workdir, args))
+                if args.compare is not None and mode != "decode":
+                    old.append(spawn(mode, cfg, video, rois, args.workdir, args, args.compare))
             best = max(res, key=lambda r: r["fps"])
             rss = max(r["peak_rss_mb"] for r in res)
             if mode == "decode":
                 decode_fps = best["fps"]
             label = mode if config == "-" else f"{mode} {config}"
-            print(f"{seconds:>7g}s {label:>22} {best['fps']:>9.1f} "
-                  f"{best['fps'] / decode_fps:>9.3f} {best['cpu_ms_per_frame']:>13.2f} "
-                  f"{rss:>12.0f}", flush=True)
+            line = (f"{seconds:>7g}s {label:>22} {best['fps']:>9.1f} "
+                    f"{best['fps'] / decode_fps:>9.3f} {best['cpu_ms_per_frame']:>13.2f} "
+                    f"{rss:>12.0f}")
+            if old:
+                b = max(old, key=lambda r: r["fps"])
+                line += (f" {b['fps']:>10.1f} {b['cpu_ms_per_frame']:>13.2f} "
+                         f"{best['fps'] / b['fps']:>8.2f}")
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

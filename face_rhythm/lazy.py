@@ -38,6 +38,10 @@ def lazy_exports(package: str, namespace: MutableMapping[str, Any],
         ``__getattr__(name)`` and ``__dir__()`` for the package module.
     """
     owner = {name: module for module, names in modules.items() for name in names}
+    if clash := sorted(set(owner) & (set(modules) | set(submodules))):
+        # importing the submodule would bind its name in the package, shadowing the export
+        raise ImportError(f"{package}: lazy export(s) {clash} named like a submodule; "
+                          "import them eagerly")
     reachable = frozenset(modules) | frozenset(submodules)
 
     def __getattr__(name: str) -> Any:

@@ -51,6 +51,10 @@ Explained variance ratio (EVR) of a reconstruction ``Y`` of the fitted tensor ``
 from face_rhythm.errors import TCAError
 from face_rhythm.lazy import lazy_exports
 
+# eager: the function ``mttkrp`` shares its module's name, and a lazy name would be shadowed by
+# the submodule as soon as anything imports it (mttkrp is light: tensorly loads in its calls)
+from .mttkrp import _fast_tenalg_backend, mttkrp, mttkrp_partial
+
 # Imported on first access (PEP 562): the workflow's parse (decomposition_common.smk) and the
 # session check (preflight) read the tca section without loading tensorly, torch or matplotlib.
 _LAZY = {
@@ -60,7 +64,6 @@ _LAZY = {
             "relative_error"),
     "figures": ("hz_ticks", "plot_component", "plot_evr", "save_tca_figures"),
     "fit": ("METHODS", "check_fit_inputs", "fit_cp", "resolve_device"),
-    "mttkrp": ("_fast_tenalg_backend", "mttkrp", "mttkrp_partial"),
     "normalization": ("normalize_tensor",),
     "notebook": ("TCA",),
     "params": ("STRATEGIES", "TCAParams", "TCAStreamedParams", "TCAWorkflowParams"),

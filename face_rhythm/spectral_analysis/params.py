@@ -202,12 +202,18 @@ def expected_window_length(frame_rate: float, params_VQT: Mapping[str, Any]) -> 
     return max(win, 3)
 
 
+#: scipy.signal.windows names that take no parameter (valid without importing scipy.signal)
+_PLAIN_WINDOWS = frozenset({"hann", "hamming", "blackman", "boxcar", "triang", "bartlett",
+                            "flattop", "parzen", "bohman", "blackmanharris", "nuttall",
+                            "barthann", "cosine", "lanczos", "tukey"})
+
+
 def _check_window_type(wt: Any) -> None:
     if not isinstance(wt, str):
         raise SpectralParamsError(f"params_VQT.window_type={wt!r} must be a window name "
                                   "(vqt 0.1 cannot use array windows)")
-    if wt != "gaussian":
-        import scipy.signal
+    if wt != "gaussian" and wt not in _PLAIN_WINDOWS:
+        import scipy.signal  # 1 s of import: only for a name outside the common ones
 
         try:
             scipy.signal.windows.get_window(wt, 16, fftbins=False)

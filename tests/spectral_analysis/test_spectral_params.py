@@ -78,3 +78,18 @@ def test_resolve_device_adapts_the_one_resolver():
         with pytest.raises(SpectralParamsError,
                            match=r"vqt.device='cuda' but CUDA is not available here"):
             resolve_device("cuda")
+
+
+def test_windows_checked_without_scipy_are_scipy_windows():
+    """The window names accepted without importing scipy.signal (a 1-s import in the
+    session check) are all windows scipy makes without parameters; others still go to scipy."""
+    import scipy.signal
+
+    from face_rhythm.errors import SpectralParamsError
+    from face_rhythm.spectral_analysis.params import _PLAIN_WINDOWS, _check_window_type
+
+    for name in sorted(_PLAIN_WINDOWS):
+        assert scipy.signal.windows.get_window(name, 16, fftbins=False).shape == (16,)
+        _check_window_type(name)
+    with pytest.raises(SpectralParamsError, match="not a scipy window"):
+        _check_window_type("no_such_window")

@@ -357,10 +357,20 @@ def test_an_experiment_config_switches_rois_to_a_file(data, tmp_path):
 
 
 def test_unreadable_video_is_one_line(data, tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root reads files without read permission")
     video = tmp_path / "locked.avi"
     shutil.copy(data / "good.avi", video)
     video.chmod(0)
-    (problem,) = _problems(tmp_path, videos=[video])
+    if os.geteuid() != 0:
+        (problem,) = _problems(tmp_path, videos=[video])
+    else:  # root reads anything: check in a process without the capabilities that allow it
+        code = ("import sys; from face_rhythm.errors import PreflightError; "
+                "from face_rhythm.preflight import check_session\n"
+                "try: check_session(sys.argv[1], 's1', ['v0'], [sys.argv[2]], [None], 'auto', "
+                "{}, 0)\nexcept PreflightError as e: print('\\n'.join(e.problems))")
+        out = subprocess.run(
+            ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", sys.executable,
+             "-c", code, str(tmp_path / "videos.tsv"), str(video)],
+            capture_output=True, text=True, check=True, cwd=REPO)
+        (problem,) = out.stdout.strip().splitlines()
+        assert not (tmp_path / "videos.tsv").exists()
     assert "locked.avi: cannot be read (permission denied)" in problem
