@@ -219,7 +219,7 @@ def check_session(table_path: str | os.PathLike, session: str, video_ids: Sequen
     from face_rhythm.decomposition.checks import check_tca_for_data
     from face_rhythm.point_tracking import TrackingParams, mesh_neighbors
     from face_rhythm.rois import rois_from_config
-    from face_rhythm.spectral_analysis import SpectralParams, check_vqt_params, make_vqt, time_axis
+    from face_rhythm.spectral_analysis import SpectralParams, check_vqt_params, n_time_bins
 
     problems: list[str] = []
     try:
@@ -255,15 +255,14 @@ def check_session(table_path: str | os.PathLike, session: str, video_ids: Sequen
         fs = spectral.Fs_sample or info.frame_rate
         try:
             n_freqs = int(check_vqt_params(fs, spectral.params_VQT, n_frames)["n_freq_bins"])
-            n_out = len(time_axis(make_vqt(fs, spectral.params_VQT), n_frames))
         except FaceRhythmError as exc:
             problems.append(f"{path}: cannot make its spectrogram: {exc}")
             continue
-        except (RuntimeError, ValueError):  # vqt on fewer frames than one output bin
-            n_out = 0
-            logger.debug("VQT of %s", path, exc_info=True)
+        # counted without building the filter bank (no torch in this job); vqt cannot make
+        # a spectrogram of a single time bin
+        n_out = n_time_bins(fs, spectral.params_VQT, n_frames)
         ds = int(spectral.params_VQT.get("downsample_factor") or 1)
-        if n_out < 1 or ds > n_frames:
+        if n_out < 2 or ds > n_frames:
             problems.append(f"{path}: cannot make its spectrogram: config "
                             f"vqt.params_VQT.downsample_factor={ds} is longer than its "
                             f"{n_frames} frames (it leaves {n_out} time bin(s)); lower it")

@@ -50,6 +50,7 @@ from .params import (
     _vqt_keys,
     check_vqt_params,
     expected_window_length,
+    n_time_bins,
 )
 
 # The rest is imported on first access (PEP 562): torch, vqt and matplotlib load only in the
@@ -88,6 +89,7 @@ __all__ = [
     "effective_batch_size",
     "expected_window_length",
     "make_vqt",
+    "n_time_bins",
     "normalize_spectrogram",
     "open_spectrogram_file",
     "plot_point_spectrograms",

@@ -24,8 +24,13 @@ import numpy as np
 from face_rhythm.errors import SpectralParamsError
 from face_rhythm.params import from_mapping, unknown_key_message
 
-__all__ = ["DEFAULT_PARAMS_VQT", "SpectralParams", "check_vqt_params",
-           "expected_window_length"]
+__all__ = [
+    "DEFAULT_PARAMS_VQT",
+    "SpectralParams",
+    "check_vqt_params",
+    "expected_window_length",
+    "n_time_bins",
+]
 
 #: Pipeline defaults of ``params_VQT`` (the original pipeline's, see docs: F_max lowered
 #: from 60 Hz to 40 Hz so that 90 fps videos stay below Nyquist).
@@ -200,6 +205,50 @@ def expected_window_length(frame_rate: float, params_VQT: Mapping[str, Any]) -> 
     if win % 2 != 1:
         win += 1
     return max(win, 3)
+
+
+def n_time_bins(frame_rate: float, params_VQT: Mapping[str, Any], n_frames: int) -> int:
+    """Number of spectrogram time bins ``vqt.VQT`` gives for a trace of ``n_frames``.
+
+    The length of ``len(time_axis(make_vqt(frame_rate, params_VQT), n_frames))`` without
+    building the filter bank (or importing torch): the convolution's x-axis over the
+    ``padding`` mode, average-pooled by ``downsample_factor`` with ceil rounding. The session
+    check counts each video's bins with it. Tested against vqt in tests/spectral_analysis.
+
+    Parameters
+    ----------
+    frame_rate : float
+        Hz.
+    params_VQT : mapping
+        The ``vqt.params_VQT`` section (defaults from :data:`DEFAULT_PARAMS_VQT`).
+    n_frames : int
+        Trace length in frames.
+
+    Returns
+    -------
+    int
+        Time bins (0 when the trace gives none).
+    """
+    p = {**DEFAULT_PARAMS_VQT, **dict(params_VQT)}
+    n_k, n_s = expected_window_length(frame_rate, p), int(n_frames)
+    axis = n_s + (n_k - 1) // 2 - (-(n_k - 1)) // 2  # vqt's x-axis before the padding mode
+    n = n_s + n_k - 1
+    if p["padding"] == "full":
+        length = axis
+    elif p["padding"] == "valid":
+        target = max(n_s, n_k) - min(n_s, n_k) + 1
+        start = (n - target) // 2
+        length = max(0, min(axis, start + target) - start)
+    else:  # same
+        start = math.ceil((n - n_s) / 2)
+        length = max(0, min(axis, start + n_s) - start)
+    ds = int(p["downsample_factor"] or 1)
+    if ds == 1 or length == 0:
+        return length
+    out = -(-(length - ds) // ds) + 1  # avg_pool1d, ceil_mode=True, no padding
+    if (out - 1) * ds >= length:
+        out -= 1
+    return max(out, 0)
 
 
 #: scipy.signal.windows names that take no parameter (valid without importing scipy.signal)

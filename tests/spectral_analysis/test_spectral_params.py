@@ -93,3 +93,23 @@ def test_windows_checked_without_scipy_are_scipy_windows():
         _check_window_type(name)
     with pytest.raises(SpectralParamsError, match="not a scipy window"):
         _check_window_type("no_such_window")
+
+
+@pytest.mark.parametrize("padding", ["valid", "same", "full"])
+def test_n_time_bins_equals_the_vqt_time_axis(padding):
+    """The session check counts time bins without vqt (no torch in that job): the count equals
+    vqt's own time axis for odd and even windows, downsampling 1..50 and traces around the
+    window length (where vqt fails on a single bin, the count is 1, which the check rejects)."""
+    import itertools
+    import warnings
+
+    from face_rhythm.spectral_analysis import make_vqt, n_time_bins, time_axis
+
+    for fs, ds, n, win in itertools.product((90.0, 120.0), (1, 3, 20, 50),
+                                            (482, 500, 1234, 5000), (None, 101, 100)):
+        p = {"padding": padding, "downsample_factor": ds, **({"win_size": win} if win else {})}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = len(time_axis(make_vqt(fs, p), n))
+        assert n_time_bins(fs, p, n) == ref, (fs, ds, n, win)
+    assert n_time_bins(120.0, {"padding": "valid"}, 481) == 1  # window 481 frames at 120 Hz
