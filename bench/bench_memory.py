@@ -50,7 +50,10 @@ PATHS = ("baseline", "track_points", "spectrogram", "tca", "track_video", "Point
 VQT_CONFIG = {"Fs_sample": None, "params_VQT": {"F_min": 1.0, "F_max": 40.0,
                                                 "n_freq_bins": 36, "downsample_factor": 20},
               "batch_size": 100}
-TCA_CONFIG = {"rank": 6, "params_method": {"n_iter_max": 50}}
+# the workflow's params_method (config/config.yaml: SVD init by randomized SVD), 50 iterations;
+# a params_method without "svd" falls back to tensorly's full truncated SVD, ~3x the memory
+TCA_CONFIG = {"rank": 6, "params_method": {"n_iter_max": 50, "init": "svd",
+                                           "svd": "randomized_svd", "tol": 1.0e-9}}
 
 
 def _peak_mb() -> float:
