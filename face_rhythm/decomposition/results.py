@@ -271,6 +271,18 @@ class TCAFile:
             run_info=None if run_info is None else dict(run_info))
 
 
+def _read_h5(path: Path, missing: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The whole file as a dict (without ``run_info``) and its run_info; ``missing``: the
+    message when there is no such file."""
+    if not path.is_file():
+        raise TCAError(f"{path}: {missing}")
+    with h5py.File(path, "r") as f:
+        info = find_run_info(f)
+        d = h5Obj_to_dict(f)
+    d.pop("run_info", None)
+    return d, info
+
+
 def read_tca_file(path: str | os.PathLike) -> TCAFile:
     """Read a ``tca.h5`` (written by :func:`write_tca_h5`) into a :class:`TCAFile`.
 
@@ -283,12 +295,7 @@ def read_tca_file(path: str | os.PathLike) -> TCAFile:
         A missing file, or one without ``factors``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise TCAError(f"{path}: TCA file not found")
-    with h5py.File(path, "r") as f:
-        info = find_run_info(f)
-        d = h5Obj_to_dict(f)
-    d.pop("run_info", None)
+    d, info = _read_h5(path, "TCA file not found")
     return TCAFile.from_dict(d, path=path, run_info=info)
 
 
@@ -348,12 +355,7 @@ def read_tca_part_file(path: str | os.PathLike, kind: str) -> dict[str, Any]:
         A missing file, or one that is not a part file of this ``kind``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise TCAError(f"{path}: TCA part file not found (run the rule that writes it)")
-    with h5py.File(path, "r") as f:
-        info = find_run_info(f)
-        d = h5Obj_to_dict(f)
-    d.pop("run_info", None)
+    d, info = _read_h5(path, "TCA part file not found (run the rule that writes it)")
     got = d.get("kind")
     got = got.decode() if isinstance(got, bytes) else got
     if got != kind:
