@@ -1,0 +1,43 @@
+"""Lazy package exports (face_rhythm.lazy): light jobs load no heavy library, and a lazy name
+that would be shadowed by its submodule is refused."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import pytest
+
+from face_rhythm.lazy import lazy_exports
+
+
+def test_session_check_and_workflow_parse_imports_load_no_torch_or_tensorly():
+    """What the workflow's parse (decomposition_common.smk) and the session check import."""
+    code = (
+        "import sys\n"
+        "import face_rhythm.preflight\n"
+        "from face_rhythm.decomposition import TCAStreamedParams, TCAWorkflowParams\n"
+        "from face_rhythm.decomposition.checks import check_tca_for_data\n"
+        "from face_rhythm.point_tracking import TrackingParams, mesh_neighbors\n"
+        "from face_rhythm.rois import rois_from_config\n"
+        "from face_rhythm.spectral_analysis import SpectralParams, check_vqt_params, n_time_bins\n"
+        "assert n_time_bins(120.0, {}, 1000) > 1\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} &"
+        " {'torch', 'tensorly', 'matplotlib', 'vqt'})\n"
+        "print(','.join(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert proc.stdout.strip() == "", f"light imports loaded {proc.stdout.strip()}"
+
+
+def test_lazy_names_load_on_first_access_and_clashes_are_refused():
+    import face_rhythm.decomposition as dec
+
+    assert callable(dec.mttkrp)  # the function, not its module of the same name
+    assert dec.TCA.__name__ == "TCA" and "read_tca_file" in dir(dec)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        getattr(dec, "nope")
+    with pytest.raises(ImportError, match="named like a submodule"):
+        lazy_exports("pkg", vars(types.SimpleNamespace()), {"fit": ("fit",)})
