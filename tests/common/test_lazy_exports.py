@@ -38,6 +38,6 @@ def test_lazy_names_load_on_first_access_and_clashes_are_refused():
     assert callable(dec.mttkrp)  # the function, not its module of the same name
     assert dec.TCA.__name__ == "TCA" and "read_tca_file" in dir(dec)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        getattr(dec, "nope")
+        _ = dec.nope
     with pytest.raises(ImportError, match="named like a submodule"):
         lazy_exports("pkg", vars(types.SimpleNamespace()), {"fit": ("fit",)})
