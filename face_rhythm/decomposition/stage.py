@@ -183,7 +183,7 @@ def tca_stage(spectrograms: Sequence[str | os.PathLike], rois: str | os.PathLike
     tca = write_tca_h5(tca_h5, res, meta, freqs, points[first_session], run_info=info,
                        extra={"point_positions_per_session": points})
     use_headless_backend()
-    save_tca_figures(tca, figures, example_frame=frame)
+    save_tca_figures(tca, figures, example_frame=frame, n_workers=threads)
     logger.info("TCA of %d video(s): rank %d, total EVR %.4f, wrote %s", len(paths),
                 res.weights.size, res.evr_total, tca_h5)
     return tca
