@@ -150,7 +150,7 @@ def tca_stage(spectrograms: Sequence[str | os.PathLike], rois: str | os.PathLike
     sessions : sequence of str, optional
         Session of each file (all-sessions TCA); default ``session`` for every file.
     threads : int
-        torch threads.
+        torch threads, and the processes that draw the figures.
 
     Returns
     -------

@@ -1,5 +1,6 @@
 import logging
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -195,6 +196,21 @@ def runtime_min(base, per_input_mb=0.0):
         return int(math.ceil((base + per_input_mb * size) * attempt))
 
     return _runtime
+
+
+# Tracking files up to this size (MB; 1 MB = 125k point-frames, about 0.25 s of VQT on one
+# thread) get a one-thread spectrogram job: the job is then mostly start-up and figure, and
+# several videos' jobs run side by side. Above it the VQT dominates and 2 threads run it
+# 1.6x faster (bench/bench_spectral.py: 0.52 -> 0.82 M point-frames/s on 2 cores).
+SPECTROGRAM_ONE_THREAD_MB = 64
+
+
+def spectrogram_threads(wildcards, input):
+    """Threads of a spectrogram job: 1 for a small tracking file, else 2 (Snakemake caps
+    them at --cores; a profile's set-threads overrides). A file not written yet (a dry
+    run) counts as small."""
+    size = sum(os.path.getsize(f) for f in input if os.path.exists(f)) / 1e6
+    return 1 if size <= SPECTROGRAM_ONE_THREAD_MB else 2
 
 
 def gpu_request(section):

@@ -16,9 +16,7 @@ rule spectrogram:
         "benchmarks/spectrogram/{session}/{video}.tsv"
     conda:
         "../envs/face-rhythm.yaml"
-    # one thread: the VQT of a video takes well under a core for most of the job (imports,
-    # figure), so spectrograms of several videos run side by side; a profile can raise it
-    threads: 1
+    threads: spectrogram_threads
     resources:
         mem_mb=mem_mb(4000),
         # the input is (frames, points, 2) float32 positions: 1 MB = 125k point-frames,
