@@ -14,7 +14,8 @@ reports its ``ru_maxrss`` (the peak resident set of that process, imports includ
 
 The video is the synthetic face of ``bench_tracking.py`` (480x640, 90 fps, ~1138 points: the
 shape of the issue's measurement), looped to each length. ``baseline`` is a process that
-imports numpy, torch and OpenCV and does nothing: the floor of every path.
+imports numpy, torch and OpenCV and does nothing: the floor of every path that tracks or
+computes spectrograms (the TCA job, numpy backend, loads neither torch nor OpenCV).
 
 Examples::
 
@@ -66,9 +67,11 @@ def _tracking_config() -> dict:
 
 # ----------------------------------------------------------------------------- one path
 def run_path(path: str, video: Path, rois: Path, work: Path) -> dict:
-    """Runs inside the subprocess; the files of the workflow stages live in ``work``."""
-    import cv2  # noqa: F401
-    import torch  # noqa: F401
+    """Runs inside the subprocess; the files of the workflow stages live in ``work``. Each
+    path imports only what it loads itself (the workflow's TCA job never loads torch)."""
+    if path == "baseline":
+        import cv2  # noqa: F401
+        import torch  # noqa: F401
 
     result_mb = 0.0
     tracking, spectrogram = work / "tracking.h5", work / "spectrogram.h5"

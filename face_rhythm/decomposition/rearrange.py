@@ -128,6 +128,8 @@ def rearrange_data(
     -------
     tensors : dict str -> ndarray
         ``{"concatenated": X}``, ``{"stacked": X}`` or one tensor per key (``separate``).
+        A contiguous input element is not copied (``X`` is then a view of it): never
+        modify the tensors in place.
     rearrangement : Rearrangement
     """
     if not isinstance(data, Mapping) or len(data) == 0:
@@ -193,7 +195,9 @@ def rearrange_data(
         ax = _axis(cur_names, name_dim_concat_dictElements, "rearranged")
         _check_same_shape(keys, arrays, cur_names, skip_axis=ax)
         lengths = [int(a.shape[ax]) for a in arrays]
-        tensors = {_CONCAT_KEY: np.concatenate(arrays, axis=ax)}
+        # one element: no copy (the folded dims are a view of it when they can be)
+        tensors = {_CONCAT_KEY: (np.ascontiguousarray(arrays[0]) if len(arrays) == 1
+                                 else np.concatenate(arrays, axis=ax))}
         pre_names = list(cur_names)
     elif method == "stack":
         _check_same_shape(keys, arrays, cur_names, skip_axis=None)

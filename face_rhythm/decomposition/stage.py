@@ -173,7 +173,7 @@ def tca_stage(spectrograms: Sequence[str | os.PathLike], rois: str | os.PathLike
     data, meta, freqs, points = load_spectrograms(paths, sessions, list(videos))
     rois = str(rois) if isinstance(rois, (str, os.PathLike)) else str(next(iter(rois)))
     frame = read_rois_h5(rois).example_frame
-    _set_torch_threads(threads)
+    _set_torch_threads(threads, load=params.backend == "pytorch")
     (res,) = run_tca(data, params).values()
     info = run_info(config={"tca": cfg}, inputs=[*paths, rois],
                     extra={"session": session, "threads": threads,
@@ -189,7 +189,13 @@ def tca_stage(spectrograms: Sequence[str | os.PathLike], rois: str | os.PathLike
     return tca
 
 
-def _set_torch_threads(threads: int) -> None:
+def _set_torch_threads(threads: int, load: bool) -> None:
+    """torch's thread count, importing torch only when ``load`` (a pytorch-backend fit): a
+    numpy fit never loads it (about 200 MB of RSS)."""
+    import sys
+
+    if not load and "torch" not in sys.modules:
+        return
     try:
         import torch  # lazy: heavy
     except ImportError:  # pragma: no cover

@@ -136,7 +136,7 @@ def tca_fit_stage(spectrograms: Sequence[str | os.PathLike], fit_h5: str | os.Pa
     del data
     kwargs = params.method_kwargs()
     check_fit_inputs(x, params.method, kwargs, name=f"sampled tensor of {session!r}")
-    _set_torch_threads(threads)
+    _set_torch_threads(threads, load=params.backend == "pytorch")
     w, f, info = fit_cp(x, params.method, kwargs, backend=params.backend,
                         device=params.device, seed=params.seed, dtype=params.dtype,
                         name=f"sampled tensor of {session!r}")
@@ -210,7 +210,7 @@ def tca_time_factors_stage(spectrogram: str | os.PathLike, fit_h5: str | os.Path
     a, b = (np.asarray(fit["factors"][d], dtype=np.float64) for d in (_PTS, "frequency"))
     gram = time_factor_gram([a, b])
     nonneg = _is_non_negative(params.method, params.method_kwargs())
-    _set_torch_threads(threads)
+    _set_torch_threads(threads, load=params.backend == "pytorch")
     stats = None
     with open_spectrogram_file(spectrogram) as spec:
         _, n, f, t = spec.shape

@@ -34,9 +34,7 @@ from face_rhythm.errors import SpectralParamsError
 from face_rhythm.provenance import find_run_info, run_info, write_run_info
 
 from .params import SpectralParams
-from .streaming import _batch_for, _model_for, write_spectrograms
 from .traces import _check_inputs
-from .vqt_model import _freqs, _model_device, time_axis
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +162,10 @@ def write_spectrogram_h5(path: str | os.PathLike, points_tracked, home: np.ndarr
     -------
     SpectrogramSummary
     """
+    # the writer needs torch and vqt; the readers (TCA, NWB, report jobs) do not load them
+    from .streaming import _batch_for, _model_for, write_spectrograms
+    from .vqt_model import _freqs, _model_device, time_axis
+
     params = SpectralParams.from_config(cfg)
     home = np.asarray(home, dtype=np.float64)
     n_frames, n_points = _check_inputs(points_tracked, home)
