@@ -19,7 +19,8 @@ rule.
 The checks meet several stages, so this module sits above the stage packages: it calls each
 stage's own checks (:func:`~face_rhythm.video.probe_video`,
 :func:`~face_rhythm.spectral_analysis.check_vqt_params`,
-:func:`~face_rhythm.rois.rois_from_config`, :func:`~face_rhythm.point_tracking.mesh_neighbors`,
+:func:`~face_rhythm.rois.rois_from_config`,
+:func:`~face_rhythm.point_tracking.check_mesh_size`,
 :func:`~face_rhythm.decomposition.checks.check_tca_for_data`), and no stage imports it.
 """
 
@@ -217,7 +218,7 @@ def check_session(table_path: str | os.PathLike, session: str, video_ids: Sequen
     # the stages' checks, imported here: the workflow reads the videos table at parse time
     # through this module, without torch and tensorly
     from face_rhythm.decomposition.checks import check_tca_for_data
-    from face_rhythm.point_tracking import TrackingParams, mesh_neighbors
+    from face_rhythm.point_tracking import TrackingParams, check_mesh_size
     from face_rhythm.rois import rois_from_config
     from face_rhythm.spectral_analysis import SpectralParams, check_vqt_params, n_time_bins
 
@@ -290,7 +291,7 @@ def check_session(table_path: str | os.PathLike, session: str, video_ids: Sequen
         try:
             tp = TrackingParams.from_config(tracking)
             if points is not None:
-                mesh_neighbors(points, tp.mesh_n_neighbors, tp.mesh_include_self)
+                check_mesh_size(len(points), tp.mesh_n_neighbors, tp.mesh_include_self)
         except FaceRhythmError as exc:
             problems.append(f"config tracking: {exc}")
     complete = points is not None and spectral is not None and len(n_times) == len(videos)

@@ -61,12 +61,56 @@ def resolve_device(backend: str, device: str | None) -> str:
     return _resolve_device(device, key="device", error=TCAError)
 
 
-def _method_class(method: str):
+#: ``__init__`` parameters of each method in tensorly :data:`_TABLE_TENSORLY` (a test checks
+#: them against the installed tensorly): the session check and the config validation then
+#: need no tensorly import (0.3 s). Another tensorly version is inspected instead.
+_TABLE_TENSORLY = "0.10.0"
+_METHOD_PARAMS = {
+    "CP_NN_HALS": ("rank", "n_iter_max", "init", "svd", "tol", "sparsity_coefficients",
+                   "fixed_modes", "nn_modes", "exact", "verbose", "normalize_factors",
+                   "cvg_criterion", "random_state"),
+    "CP": ("rank", "n_iter_max", "init", "svd", "normalize_factors", "orthogonalise", "tol",
+           "random_state", "verbose", "sparsity", "l2_reg", "mask", "cvg_criterion",
+           "fixed_modes", "svd_mask_repeats", "linesearch", "callback"),
+    "RandomizedCP": ("rank", "n_samples", "n_iter_max", "init", "svd", "tol",
+                     "max_stagnation", "random_state", "verbose", "callback", "sampling",
+                     "n_samples_fit"),
+    "ConstrainedCP": ("rank", "n_iter_max", "n_iter_max_inner", "init", "svd", "tol_outer",
+                      "tol_inner", "random_state", "verbose", "return_errors",
+                      "cvg_criterion", "fixed_modes", "non_negative", "l1_reg",
+                      "group_lasso", "l2_reg", "l2_square_reg", "unimodality", "normalize",
+                      "simplex", "normalized_sparsity", "soft_sparsity", "smoothness",
+                      "monotonicity", "hard_sparsity"),
+}
+
+
+def _check_method(method: str) -> None:
     if method not in METHODS:
         raise TCAError(f"method {method!r} is not one of {METHODS}")
+
+
+def _method_class(method: str):
+    _check_method(method)
     import tensorly.decomposition as tld
 
     return getattr(tld, method)
+
+
+def method_parameters(method: str) -> tuple[str, ...]:
+    """The keyword arguments that tensorly's class ``method`` takes (``params_method`` keys).
+
+    From a table for tensorly 0.10.0 (no import), else from the installed class's signature.
+    """
+    _check_method(method)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        if version("tensorly") == _TABLE_TENSORLY:
+            return _METHOD_PARAMS[method]
+    except PackageNotFoundError:  # pragma: no cover - tensorly is a dependency
+        pass
+    sig = inspect.signature(_method_class(method).__init__)
+    return tuple(p for p in sig.parameters if p != "self")
 
 
 def _is_non_negative(method: str, params: Mapping[str, Any]) -> bool:
@@ -85,10 +129,8 @@ def check_fit_inputs(tensor: np.ndarray, method: str, params_method: Mapping[str
     integer in ``[1, min(tensor.shape)]``, NaN/Inf values, negative values with a
     non-negative method, a tensor with fewer than 2 dims.
     """
-    cls = _method_class(method)
+    allowed = list(method_parameters(method))
     params = dict(params_method)
-    sig = inspect.signature(cls.__init__)
-    allowed = [p for p in sig.parameters if p != "self"]
     unknown = [k for k in params if k not in allowed]
     if unknown:
         raise TCAError(f"params_method has key(s) {unknown} that {method} does not take "
@@ -195,8 +237,7 @@ def fit_cp(tensor: np.ndarray, method: str = "CP_NN_HALS",
     if dtype not in _DTYPES:
         raise TCAError(f"dtype {dtype!r} is not 'float32' or 'float64'")
     dev = resolve_device(backend, device)
-    if seed is not None and "random_state" in inspect.signature(
-            _method_class(method).__init__).parameters:
+    if seed is not None and "random_state" in method_parameters(method):
         params.setdefault("random_state", int(seed))
     import tensorly as tl
 

@@ -18,7 +18,7 @@ from typing import Any
 from face_rhythm.errors import TCAError
 from face_rhythm.params import from_mapping
 
-from .fit import _BACKENDS, _DTYPES, _is_non_negative, _method_class
+from .fit import _BACKENDS, _DTYPES, _check_method, _is_non_negative
 from .rearrange import _COMBINE
 
 __all__ = ["STRATEGIES", "TCAParams", "TCAStreamedParams", "TCAWorkflowParams"]
@@ -153,7 +153,7 @@ class TCAParams:
 
     def validate(self) -> None:
         """Raise :class:`TCAError` on a bad value (before any work)."""
-        _method_class(self.method)
+        _check_method(self.method)
         if isinstance(self.rank, bool) or int(self.rank) < 1:
             raise TCAError(f"tca rank must be a positive integer, got {self.rank!r}")
         if "rank" in self.params_method and int(self.params_method["rank"]) != int(self.rank):

@@ -14,8 +14,8 @@ Rooms, lowest first (each imports only the ones above it):
 ``params``      :class:`TrackingParams`, :class:`ClaheParams`, :class:`TrackingConfig` (the
                 ``tracking`` config section), :data:`PROJECT_PARAMS`, :data:`REFERENCE_PARAMS`,
                 :func:`check_device`
-``mesh``        :func:`mesh_neighbors`, :func:`mesh_operator`, :func:`mesh_d0`,
-                :func:`apply_mesh_forces`
+``mesh``        :func:`mesh_neighbors`, :func:`check_mesh_size`, :func:`mesh_operator`,
+                :func:`mesh_d0`, :func:`apply_mesh_forces`
 ``preprocess``  masks, input checks, :class:`Preprocessor` (gray, mask, CLAHE),
                 :func:`preprocess_chunks`, :func:`as_chunks`
 ``engine``      the tracking loop: :func:`track_frames`, :func:`track_array`,
@@ -46,7 +46,8 @@ from .params import (
 # jobs) loads h5py, not the tracker's torch, OpenCV and SciPy.
 _LAZY = {
     "engine": ("TrackingResult", "track_array", "track_frames", "track_video"),
-    "mesh": ("apply_mesh_forces", "mesh_d0", "mesh_neighbors", "mesh_operator"),
+    "mesh": ("apply_mesh_forces", "check_mesh_size", "mesh_d0", "mesh_neighbors",
+             "mesh_operator"),
     "notebook": ("PointTracker", "_resolve_videos"),
     "preprocess": ("Preprocessor", "as_chunks", "combine_masks", "grow_mask",
                    "preprocess_chunks", "validate_frames_freeze", "validate_points"),
@@ -70,6 +71,7 @@ __all__ = [
     "apply_mesh_forces",
     "as_chunks",
     "check_device",
+    "check_mesh_size",
     "combine_masks",
     "contiguous_start",
     "grow_mask",

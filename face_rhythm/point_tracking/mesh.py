@@ -6,13 +6,27 @@ matrix product over all points (:func:`mesh_operator`), no Python loop over poin
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse
-from scipy.spatial import cKDTree
 
 from ..errors import TrackingError
 
-__all__ = ["apply_mesh_forces", "mesh_d0", "mesh_neighbors", "mesh_operator"]
+if TYPE_CHECKING:  # scipy is imported where it is used: the session check needs only counts
+    import scipy.sparse
+
+__all__ = ["apply_mesh_forces", "check_mesh_size", "mesh_d0", "mesh_neighbors",
+           "mesh_operator"]
+
+
+def check_mesh_size(n_points: int, n_neighbors: int, include_self: bool = False) -> None:
+    """Raise :class:`TrackingError` if ``n_points`` points cannot each have ``n_neighbors``
+    neighbours (:func:`mesh_neighbors`'s one failure, checked without building the mesh)."""
+    k = int(n_neighbors)
+    available = int(n_points) if include_self else int(n_points) - 1
+    if k > 0 and k > available:
+        raise TrackingError(f"mesh_n_neighbors={k}: only {available} neighbour(s) available "
+                            f"for {n_points} points")
 
 
 def mesh_neighbors(points: np.ndarray, n_neighbors: int,
@@ -33,14 +47,13 @@ def mesh_neighbors(points: np.ndarray, n_neighbors: int,
     (N, k) int64
         Neighbour indices, nearest first.
     """
+    from scipy.spatial import cKDTree
+
     pts = np.asarray(points, dtype=np.float64)
     n, k = pts.shape[0], int(n_neighbors)
     if k == 0:
         return np.empty((n, 0), dtype=np.int64)
-    available = n if include_self else n - 1
-    if k > available:
-        raise TrackingError(f"mesh_n_neighbors={k}: only {available} neighbour(s) available "
-                            f"for {n} points")
+    check_mesh_size(n, k, include_self)
     tree = cKDTree(pts)
     _, idx = tree.query(pts, k=k if include_self else k + 1)
     idx = np.asarray(idx, dtype=np.int64).reshape(n, -1)
@@ -63,6 +76,8 @@ def mesh_operator(neighbors: np.ndarray) -> scipy.sparse.csr_array:
     -------
     (N, N) float32 CSR array. (A gather ``p[neighbors].mean(1)`` costs ~10x more per frame.)
     """
+    import scipy.sparse
+
     n, k = neighbors.shape
     if k == 0:
         return scipy.sparse.csr_array((n, n), dtype=np.float32)

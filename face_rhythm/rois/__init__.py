@@ -18,7 +18,8 @@ Rooms, lowest first (each imports only the ones above it):
 * :mod:`.params`: the config's ``rois`` section (:class:`RoisParams`,
   :func:`rois_from_config`).
 * :mod:`.contrast`: :func:`clahe` (also registration's).
-* :mod:`.figures`: :func:`plot_rois`.
+* :mod:`.figures`: :func:`plot_rois` (matplotlib), :func:`rois_image` and
+  :func:`save_rois_png` (OpenCV, for the workflow).
 * :mod:`.frames`, :mod:`.server`: the drawing page of ``face-rhythm rois draw``
   (:class:`RoiDrawingServer`, :func:`draw_rois_blocking`).
 * :mod:`.notebook`: :class:`ROIs`, the original package's notebook class.
@@ -35,7 +36,7 @@ from __future__ import annotations
 from ..atomic import atomic_h5, atomic_path
 from ..errors import RoiError
 from .contrast import clahe
-from .figures import plot_rois, save_figure
+from .figures import plot_rois, rois_image, save_figure, save_rois_png
 from .files import load_example_image, load_rois, roiset_from_rois_file, save_rois_yaml
 from .frames import IMAGE_SUFFIXES, load_frame
 from .geometry import (
@@ -82,10 +83,12 @@ __all__ = [
     "polygon_to_mask",
     "read_rois_h5",
     "rois_from_config",
+    "rois_image",
     "roiset_from_rois_file",
     "run_draw",
     "save_figure",
     "save_rois_h5",
+    "save_rois_png",
     "save_rois_yaml",
 ]
 

@@ -16,7 +16,7 @@ from typing import Any
 from face_rhythm.provenance import run_info
 from face_rhythm.video import read_frames
 
-from .figures import plot_rois, save_figure
+from .figures import save_rois_png
 from .params import rois_from_config
 from .results import save_rois_h5
 
@@ -40,7 +40,8 @@ def rois_stage(video: PathLike, roi_files: PathLike | Sequence[PathLike], rois: 
         The ROI file named by ``rois.file`` (empty when the polygons are inline); recorded
         in the provenance.
     rois, figure : path-like
-        Outputs: ``rois.h5`` (:func:`~.results.save_rois_h5`) and a PNG of the ROIs.
+        Outputs: ``rois.h5`` (:func:`~.results.save_rois_h5`) and a PNG of the ROIs
+        (:func:`~.figures.save_rois_png`, drawn with OpenCV).
     rois_config : mapping
         The config's ``rois`` section (:class:`~.params.RoisParams`).
     backend : str
@@ -57,5 +58,5 @@ def rois_stage(video: PathLike, roi_files: PathLike | Sequence[PathLike], rois: 
     roiset = rois_from_config(rois_config, frame_height_width=frame.shape[:2])
     info = run_info(config={"rois": rois_config}, inputs=[video, *roi_files])
     save_rois_h5(roiset, rois, run_info=info, example_image=frame)
-    save_figure(plot_rois(frame, roiset), figure)
+    save_rois_png(frame, roiset, figure)
     return Path(rois)

@@ -32,6 +32,32 @@ def test_session_check_and_workflow_parse_imports_load_no_torch_or_tensorly():
     assert proc.stdout.strip() == "", f"light imports loaded {proc.stdout.strip()}"
 
 
+def test_session_checks_of_tca_and_mesh_run_without_tensorly_or_scipy_spatial():
+    """The checks video_metadata runs (TCA parameters against the tensor's size, the mesh
+    against the points) use tables and counts: no tensorly, k-d tree or matplotlib."""
+    code = (
+        "import sys\n"
+        "from face_rhythm.decomposition.checks import check_tca_for_data\n"
+        "from face_rhythm.point_tracking import TrackingError, check_mesh_size\n"
+        "assert check_tca_for_data({'rank': 4}, 50, 10, [100, 80]) == []\n"
+        "bad = check_tca_for_data({'rank': 4, 'params_method': {'nope': 1}}, 50, 10, [100])\n"
+        "assert len(bad) == 1 and 'nope' in bad[0], bad\n"
+        "check_mesh_size(50, 8)\n"
+        "try:\n"
+        "    check_mesh_size(5, 5)\n"
+        "    raise SystemExit('no error for 5 neighbours of 5 points')\n"
+        "except TrackingError as exc:\n"
+        "    assert 'only 4 neighbour' in str(exc), exc\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in"
+        " {'torch', 'tensorly', 'matplotlib', 'vqt'} or m == 'scipy.spatial')\n"
+        "print(','.join(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "", f"the checks loaded {proc.stdout.strip()}"
+
+
 def test_lazy_names_load_on_first_access_and_clashes_are_refused():
     import face_rhythm.decomposition as dec
 

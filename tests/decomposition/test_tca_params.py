@@ -68,3 +68,24 @@ def test_bad_values_raise_before_any_work():
         TCAParams.from_config({"device": "cuda"})
     with pytest.raises(TCAError, match="combine 'mix'"):
         TCAParams.from_config({"rearrange": {"combine": "mix"}})
+
+
+def test_method_parameter_table_matches_the_installed_tensorly():
+    """The table that spares the session check a tensorly import is tensorly's own."""
+    import inspect
+    from importlib.metadata import version
+
+    import tensorly
+    import tensorly.decomposition as tld
+
+    from face_rhythm.decomposition import fit
+
+    assert version("tensorly") == tensorly.__version__
+    for method in fit.METHODS:
+        sig = inspect.signature(getattr(tld, method).__init__)
+        actual = tuple(p for p in sig.parameters if p != "self")
+        assert fit.method_parameters(method) == actual, method
+        if tensorly.__version__ == fit._TABLE_TENSORLY:
+            assert fit._METHOD_PARAMS[method] == actual, method
+    with pytest.raises(TCAError, match="not one of"):
+        fit.method_parameters("Tucker")

@@ -21,7 +21,9 @@ from face_rhythm.rois import (
     polygon_self_intersects,
     polygon_to_mask,
     rois_from_config,
+    rois_image,
     save_rois_h5,
+    save_rois_png,
     save_rois_yaml,
 )
 
@@ -361,6 +363,36 @@ def test_plot_rois_draws_outlines_and_points():
     assert len(ax.lines) == 2
     assert ax.collections[0].get_offsets().shape == (len(rs.points()), 2)
     assert np.array_equal(ax.lines[0].get_xydata()[0], ax.lines[0].get_xydata()[-1])  # closed
+
+
+def test_rois_image_draws_outlines_points_and_legend(tmp_path):
+    import cv2
+
+    rs = _two_rois()
+    frame = np.full((60, 80), 100, np.uint8)
+    k = 5
+    img = rois_image(frame, rs, min_width=80 * k)  # enlarged 5x
+    assert img.shape == (60 * k, 80 * k, 3) and img.dtype == np.uint8
+    # each point's centre (at (x + 0.5) * k in the enlarged frame) is the point colour
+    # (below the legend, top right)
+    pts = rs.points()
+    for x, y in pts[pts[:, 1] > 20]:
+        r, g, b = img[int((y + 0.5) * k), int((x + 0.5) * k)]
+        assert b > 200 and g > 200 and r < 60, (x, y, (r, g, b))
+    # the outline of the first ROI passes through its first vertex, in the first colour
+    x0, y0 = np.asarray(next(iter(rs.polygons.values())))[0]
+    patch = img[int((y0 + 0.5) * k) - 1:int((y0 + 0.5) * k) + 2,
+                int((x0 + 0.5) * k) - 1:int((x0 + 0.5) * k) + 2].reshape(-1, 3)
+    assert np.any((patch[:, 0] > 200) & (patch[:, 2] < 150)), patch
+    # the frame itself is unchanged away from the drawing, and the input is not modified
+    assert np.array_equal(frame, np.full((60, 80), 100, np.uint8))
+    assert tuple(img[60 * k - 1, 0]) == (100, 100, 100)
+    bare = rois_image(frame, rs, show_points=False, min_width=80 * k)
+    assert np.count_nonzero(np.any(bare != img, axis=2)) > 20 * len(rs.points())
+    path = save_rois_png(frame, rs, tmp_path / "f" / "rois.png")
+    back = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(back, rois_image(frame, rs))
+    assert not list((tmp_path / "f").glob(".*tmp"))
 
 
 def test_rois_class_reference_api(tmp_path):

@@ -62,14 +62,17 @@ def test_freed_fft_buffers_go_back_to_the_os():
 
 
 def test_light_jobs_import_no_torch_matplotlib_vqt_or_tensorly():
-    """What the video_metadata check of the VQT keys, run_info_table and the readers of
-    tracking.h5 / spectrogram.h5's package import, in a fresh interpreter."""
+    """What the video_metadata check of the VQT keys, run_info_table, the readers of
+    tracking.h5 / spectrogram.h5 and the TCA job import, in a fresh interpreter (the TCA
+    job, numpy backend, never loads torch: about 200 MB of RSS and 2 s)."""
     code = (
         "import sys\n"
         "from face_rhythm.spectral_analysis import SpectralParams, check_vqt_params\n"
         "from face_rhythm.spectral_analysis.params import _vqt_keys\n"
         "from face_rhythm.visualization import write_run_info_table\n"
         "import face_rhythm.point_tracking\n"
+        "from face_rhythm.spectral_analysis import open_spectrogram_file\n"
+        "from face_rhythm.decomposition import tca_stage\n"
         "assert 'F_max' in _vqt_keys() and 'Fs_sample' in _vqt_keys()\n"
         "SpectralParams.from_config({})\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} &"
