@@ -44,7 +44,7 @@ def _unfolded_model(tensor: np.ndarray, weights: np.ndarray, factors: Sequence[n
 
 def explained_variance_ratios(tensor: np.ndarray, weights: np.ndarray,
                               factors: Sequence[np.ndarray],
-                              chunk_elements: int = 2**22) -> tuple[np.ndarray, float]:
+                              chunk_elements: int = 2**20) -> tuple[np.ndarray, float]:
     """EVR of each rank-1 component and of the full reconstruction.
 
     ``EVR(Y) = 1 - var(X - Y) / var(X)`` over all elements, computed in float64 in chunks
@@ -93,7 +93,7 @@ def explained_variance_ratios(tensor: np.ndarray, weights: np.ndarray,
 
 
 def relative_error(tensor: np.ndarray, weights: np.ndarray, factors: Sequence[np.ndarray],
-                   chunk_elements: int = 2**22) -> float:
+                   chunk_elements: int = 2**20) -> float:
     """Relative reconstruction error ``||X - Y||_F / ||X||_F`` of a CP model, in float64.
 
     Computed directly from the residual, in chunks along the first dim (no float64 copy of

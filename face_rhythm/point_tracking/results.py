@@ -31,7 +31,7 @@ import math
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -40,7 +40,9 @@ import scipy.sparse
 from ..atomic import atomic_h5
 from ..errors import TrackingError
 from ..provenance import read_run_info, write_run_info
-from .engine import TrackingResult
+
+if TYPE_CHECKING:  # the readers need neither the tracking engine nor the video package
+    from .engine import TrackingResult
 
 __all__ = ["REQUIRED_KEYS", "TrackingFile", "open_tracking_file", "read_tracking_file",
            "write_tracking_h5"]
@@ -195,7 +197,7 @@ def _tracking_file(f: h5py.File, path: Path, load: bool) -> TrackingFile:
             shape=tuple(int(s) for s in np.asarray(v["shape"]).ravel()))
     return TrackingFile(
         path=path,
-        points_tracked=np.asarray(pt[()], dtype=np.float32) if load else pt,
+        points_tracked=_read_float32(pt) if load else pt,
         point_positions=home,
         frame_rate=frame_rate,
         neighbors=np.asarray(f["neighbors"][()], dtype=np.int64) if "neighbors" in f else None,
@@ -205,6 +207,15 @@ def _tracking_file(f: h5py.File, path: Path, load: bool) -> TrackingFile:
         params=json.loads(_text(f["params"][()])) if "params" in f else None,
         run_info=read_run_info(f["run_info"]) if "run_info" in f else None,
     )
+
+
+def _read_float32(ds: h5py.Dataset) -> np.ndarray:
+    """The whole dataset as float32, read straight into the result (no second copy)."""
+    if ds.dtype != np.float32 or ds.size == 0:
+        return np.asarray(ds[()], dtype=np.float32)
+    out = np.empty(ds.shape, dtype=np.float32)
+    ds.read_direct(out)
+    return out
 
 
 def _open(path: str | os.PathLike) -> h5py.File:
