@@ -57,7 +57,7 @@ MAX_BLOCK_BYTES = 64 << 20
 #: Budget for the VQT's FFT work arrays of one batch (about 3 complex64 (rows, F, n_fft)).
 #: With the imports (~250 MB: torch, numpy, h5py) a spectrogram job then peaks under 500 MB
 #: at any video length (bench/bench_memory.py); smaller batches cost no speed (measured).
-MAX_WORK_BYTES = 32 << 20
+MAX_WORK_BYTES = 64 << 20
 
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
