@@ -28,19 +28,16 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["read_tracking_h5", "spectrogram_from_tracking_file"]
 
-#: Tracks up to this size (float32 bytes) are read into memory; longer ones are streamed.
-IN_MEMORY_TRACK_BYTES = 2 << 30
-
-
 def _tracks(track, load: bool) -> tuple[Any, np.ndarray, float]:
     """``(points_tracked, point_positions, frame_rate)`` of a :class:`TrackingFile`.
 
-    ``points_tracked`` is read into memory when ``load`` or under
-    :data:`IN_MEMORY_TRACK_BYTES`, else left as it is (an open h5py dataset, read a batch of
-    points at a time). The owner's reader has checked shapes and the frame rate.
+    ``points_tracked`` is read into memory when ``load``, else left as it is (an open h5py
+    dataset, which :func:`~.streaming.write_spectrograms` reads once, in chunks of frames: the
+    job's memory does not grow with the video). The owner's reader has checked shapes and
+    the frame rate.
     """
     pt = track.points_tracked
-    if load or pt.size * 4 <= IN_MEMORY_TRACK_BYTES:
+    if load:
         pt = np.asarray(pt[()], dtype=np.float32)
     return pt, np.asarray(track.point_positions, dtype=np.float32), float(track.frame_rate)
 

@@ -17,6 +17,10 @@ in-memory formula to float32 rounding (tested against an independent NumPy compu
 Where the denominator is exactly 0 (``normalization_factor == 1`` and no motion at all at
 that time point) the output is 0 rather than NaN.
 
+Tracks given as an h5py dataset (the workflow's ``tracking.h5``, stored frame by frame) are
+read once, a chunk of frames at a time, into a temporary file laid out point by point, from
+which each batch reads its rows (:func:`_track_rows`): the tracks are never all in memory.
+
 Long traces are also cut in *time*: with ``padding='valid'`` the VQT of a trace equals the
 concatenation of the VQTs of overlapping pieces (overlap ``win_size - 1`` frames, piece
 lengths multiples of ``downsample_factor``), so each piece is computed separately
@@ -28,12 +32,16 @@ under :data:`MAX_WORK_BYTES` (:func:`effective_batch_size`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import logging
+import os
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,6 +66,10 @@ MAX_BLOCK_BYTES = 64 << 20
 #: With the imports (~250 MB: torch, numpy, h5py) a spectrogram job then peaks under 500 MB
 #: at any video length (bench/bench_memory.py); smaller batches cost no speed (measured).
 MAX_WORK_BYTES = 64 << 20
+#: Frames of tracks read at a time from a file (about this many bytes; about 4x that in
+#: working memory) while they are rearranged point by point into a temporary file
+#: (:func:`_track_rows`).
+TRACK_CHUNK_BYTES = 8 << 20
 
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
@@ -111,7 +123,58 @@ def _batch_for(model, n_frames: int, n_points: int, n_times: int,
                                                         params.time_chunk_frames))
 
 
-def _vqt_pass(sink, points_tracked, home: np.ndarray, model, params: SpectralParams,
+@contextlib.contextmanager
+def _track_rows(points_tracked, home: np.ndarray, tmp_dir: str | os.PathLike | None = None
+                ) -> Iterator[Callable[[int, int], np.ndarray]]:
+    """``rows(p0, p1)``: the (2 (p1 - p0), T) float32 displacement traces of points p0..p1
+    (:func:`~.traces.displacements_to_rows`), NaN-checked.
+
+    A NumPy array is sliced directly. Anything else (an h5py dataset of a ``tracking.h5``,
+    stored frame by frame) is read once, :data:`TRACK_CHUNK_BYTES` of frames at a time, into
+    a temporary file laid out point by point (``(2, N, T)`` float32, in ``tmp_dir``, deleted
+    on exit), from which each batch reads two contiguous ranges: memory does not grow with
+    the video, and the tracks are read once instead of once per batch. The values are those
+    of the in-memory path (the subtraction is element by element).
+    """
+    if isinstance(points_tracked, np.ndarray):
+        def rows(p0: int, p1: int) -> np.ndarray:
+            pts = points_tracked[:, p0:p1, :]
+            if not np.all(np.isfinite(pts)):
+                raise SpectralParamsError(f"points_tracked[:, {p0}:{p1}] contains NaN or "
+                                          "infinite values")
+            return displacements_to_rows(pts, home[p0:p1])
+
+        yield rows
+        return
+    _return_freed_buffers_to_os()  # the chunks' buffers, too, go back when freed
+    n_frames, n_points = int(points_tracked.shape[0]), int(points_tracked.shape[1])
+    step = max(1, TRACK_CHUNK_BYTES // max(8 * n_points, 1))
+    row_bytes = 4 * n_frames
+    with tempfile.TemporaryFile(prefix=".tracks-", dir=tmp_dir) as f:
+        fd = f.fileno()
+        for t0 in range(0, n_frames, step):
+            t1 = min(t0 + step, n_frames)
+            pts = np.asarray(points_tracked[t0:t1], dtype=np.float32)
+            if not np.all(np.isfinite(pts)):
+                raise SpectralParamsError(f"points_tracked[{t0}:{t1}] (frames) contains NaN "
+                                          "or infinite values")
+            d = displacements_to_rows(pts, home)
+            for r in range(2 * n_points):
+                os.pwrite(fd, d[r].tobytes(), r * row_bytes + 4 * t0)
+
+        def rows(p0: int, p1: int) -> np.ndarray:
+            b = p1 - p0
+            out = np.empty((2 * b, n_frames), dtype=np.float32)
+            for c in range(2):
+                f.seek((c * n_points + p0) * row_bytes)
+                if f.readinto(memoryview(out[c * b:(c + 1) * b]).cast("B")) != b * row_bytes:
+                    raise OSError(f"{f.name}: short read of the temporary tracks")
+            return out
+
+        yield rows
+
+
+def _vqt_pass(sink, rows: Callable[[int, int], np.ndarray], model, params: SpectralParams,
               batches: list[tuple[int, int]], n_t: int, progress: bool | None) -> np.ndarray:
     """Pass 1: ``|S| ** exponent`` of every batch into ``sink``; returns sum_{r,f} per t."""
     _return_freed_buffers_to_os()
@@ -121,12 +184,7 @@ def _vqt_pass(sink, points_tracked, home: np.ndarray, model, params: SpectralPar
     with torch.inference_mode():
         for p0, p1 in progress_bar(batches, desc="VQT (batches of points)", unit="batch",
                                    enabled=progress):
-            pts = np.asarray(points_tracked[:, p0:p1, :])
-            if not np.all(np.isfinite(pts)):
-                raise SpectralParamsError(f"points_tracked[:, {p0}:{p1}] contains NaN or "
-                                          "infinite values")
-            raw = vqt_rows(model, displacements_to_rows(pts, home[p0:p1]),
-                           params.time_chunk_frames)
+            raw = vqt_rows(model, rows(p0, p1), params.time_chunk_frames)
             if raw.shape[-1] != n_t:
                 raise RuntimeError(f"VQT gave {raw.shape[-1]} time bins, time axis has {n_t}")
             is_c = torch.is_complex(raw)
@@ -150,8 +208,9 @@ def write_spectrograms(sink, points_tracked, home: np.ndarray, model,
         ``params.return_complex``); blocks ``sink[:, p0:p1]`` are written, read back and
         rewritten (see the module docstring).
     points_tracked : (T, N, 2) array-like
-        Tracked positions in px (NumPy array, memmap or h5py dataset: only
-        ``points_tracked[:, p0:p1, :]`` is read at a time).
+        Tracked positions in px: a NumPy array (or memmap), sliced a batch of points at a
+        time; or an h5py dataset, read once in chunks of frames into a temporary file beside
+        the sink's file (:func:`_track_rows`).
     home : (N, 2) array
         Home positions in px.
     model : vqt.VQT
@@ -180,7 +239,10 @@ def write_spectrograms(sink, points_tracked, home: np.ndarray, model,
                     params.batch_size, MAX_BLOCK_BYTES >> 20, MAX_WORK_BYTES >> 20)
     batches = _batches(n_points, batch)
     t0 = time.perf_counter()
-    acc = _vqt_pass(sink, points_tracked, home, model, params, batches, n_t, progress)
+    sink_file = getattr(getattr(sink, "file", None), "filename", None)  # h5py: its folder
+    with _track_rows(points_tracked, home,
+                     Path(sink_file).parent if sink_file else None) as rows:
+        acc = _vqt_pass(sink, rows, model, params, batches, n_t, progress)
     t1 = time.perf_counter()
     mean_power = acc / (2 * n_points)
     denom = _denominator(mean_power, params.normalization_factor)

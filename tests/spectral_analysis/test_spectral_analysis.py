@@ -272,6 +272,46 @@ def test_write_spectrogram_h5_streams_exactly(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_tracks_from_a_file_are_streamed_through_a_temporary_file_exactly(monkeypatch,
+                                                                        tmp_path):
+    """A tracking.h5 dataset is rearranged point by point in chunks of frames (several
+    chunks here), never loaded whole; the spectrograms equal the in-memory ones bitwise."""
+    fs = 60.0
+    pt, home = random_tracks(n_frames=700, n_points=9, seed=5)
+    cfg = {"params_VQT": {**FAST, "F_max": 25.0}, "batch_size": 4}
+    ref, _, _ = sa.compute_spectrograms(pt, home, fs, cfg)
+    monkeypatch.setattr(sa_streaming, "TRACK_CHUNK_BYTES", 9 * 8 * 64)  # 64 frames a chunk
+    with h5py.File(tmp_path / "tracks.h5", "w") as f:
+        f.create_dataset("pt", data=pt, chunks=(32, 9, 2))
+    read = []
+    with h5py.File(tmp_path / "tracks.h5", "r") as f:
+        ds = f["pt"]
+
+        class Spy:  # records what is read from the dataset
+            shape, dtype = ds.shape, ds.dtype
+
+            def __getitem__(self, key):
+                read.append(key)
+                return ds[key]
+
+        out = tmp_path / "out"
+        out.mkdir()
+        sa.write_spectrogram_h5(out / "s.h5", Spy(), home, fs, cfg)
+    # read once, whole frames only, in chunks of 64 frames
+    assert read == [slice(t, min(t + 64, 700)) for t in range(0, 700, 64)]
+    with h5py.File(out / "s.h5", "r") as f:
+        np.testing.assert_array_equal(f["spectrograms"][()], ref)
+    assert sorted(p.name for p in out.iterdir()) == ["s.h5"]  # the temporary file is gone
+    bad = pt.copy()
+    bad[650, 3, 1] = np.inf
+    with h5py.File(tmp_path / "bad.h5", "w") as f:
+        f.create_dataset("pt", data=bad)
+    nan_error = r"points_tracked\[640:700\] \(frames\) contains NaN"
+    with h5py.File(tmp_path / "bad.h5", "r") as f, pytest.raises(ValueError, match=nan_error):
+        sa.write_spectrogram_h5(out / "bad_s.h5", f["pt"], home, fs, cfg)
+    assert sorted(p.name for p in out.iterdir()) == ["s.h5"]
+
+
 def test_block_size_cap_gives_same_result(monkeypatch, tmp_path):
     fs = 60.0
     pt, home = random_tracks(n_frames=500, n_points=5, seed=4)
