@@ -18,6 +18,8 @@ module                 holds
                        :class:`Rearrangement`, :func:`rearrange_factors` (its inverse)
 ``normalization``      :func:`normalize_tensor` (mean subtraction / std division along a dim)
 ``mttkrp``             the copy-free MTTKRP (:func:`mttkrp`) and its tensorly backend
+``svd``                the randomized SVD of ``init: svd`` (tensorly's, one tensor copy
+                       lighter)
 ``fit``                :func:`check_fit_inputs`, :func:`fit_cp` (tensorly ``CP_NN_HALS``,
                        ``CP``, ``RandomizedCP``, ``ConstrainedCP``; numpy or pytorch, CPU or
                        CUDA, seeded), :func:`resolve_device`

@@ -252,7 +252,12 @@ def fit_cp(tensor: np.ndarray, method: str = "CP_NN_HALS",
             x = torch.as_tensor(np.ascontiguousarray(tensor, dtype=dtype), device=dev)
         else:
             x = np.ascontiguousarray(tensor, dtype=dtype)
-        model = cls(**params)
+        fit_params = dict(params)
+        if backend == "numpy" and fit_params.get("svd") == "randomized_svd":
+            from .svd import randomized_svd  # the same factors, one tensor copy lighter
+
+            fit_params["svd"] = randomized_svd
+        model = cls(**fit_params)
         if fast_mttkrp:
             with tl.tenalg.backend_context(_fast_tenalg_backend(), local_threadsafe=True):
                 cp = model.fit_transform(x)

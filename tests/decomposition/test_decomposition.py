@@ -536,3 +536,37 @@ def test_synthetic_demo_regions_recovered_with_rank_6(synthetic_spectrogram):
         ok = [c for c, peak in found if c >= 0.9 and abs(peak - target) <= 1]
         assert ok, f"{comp.name}: (corr, peak bin) {found}, target bin {target}"
     assert res.evr_total > 0.95
+
+
+def test_randomized_svd_init_is_tensorlys_to_the_bit_with_one_copy_less():
+    """``svd: randomized_svd`` on the numpy backend runs face_rhythm's copy of tensorly's
+    algorithm without the conjugate-transpose copy: identical factors, less memory."""
+    import tracemalloc
+
+    from tensorly.decomposition._cp import initialize_cp
+    from tensorly.tenalg import svd as tl_svd
+
+    from face_rhythm.decomposition.svd import randomized_svd
+
+    rng = np.random.default_rng(7)
+    x = rng.random((300, 12, 200), dtype=np.float32)  # 2.7 MB
+    peaks, inits = {}, {}
+    for name, fn in (("tensorly", tl_svd.randomized_svd), ("face_rhythm", randomized_svd)):
+        tracemalloc.start()
+        inits[name] = initialize_cp(x, 5, init="svd", svd=fn, non_negative=True,
+                                    random_state=3)
+        peaks[name] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    for a, b in zip(inits["tensorly"].factors, inits["face_rhythm"].factors):
+        np.testing.assert_array_equal(a, b)
+    assert peaks["tensorly"] - peaks["face_rhythm"] > 0.8 * x.nbytes, peaks
+    kw = {"rank": 5, "n_iter_max": 15, "init": "svd", "tol": 0}
+    w1, f1, _ = dec.fit_cp(x, "CP_NN_HALS", {**kw, "svd": "randomized_svd"}, seed=3)
+    w2, f2, _ = dec.fit_cp(x, "CP_NN_HALS", {**kw, "svd": tl_svd.randomized_svd}, seed=3)
+    np.testing.assert_array_equal(w1, w2)
+    for a, b in zip(f1, f2):
+        np.testing.assert_array_equal(a, b)
+    cplx = (rng.random((40, 30)) + 1j * rng.random((40, 30))).astype(np.complex64)
+    for a, b in zip(randomized_svd(cplx, 4, random_state=0),
+                    tl_svd.randomized_svd(cplx, 4, random_state=0)):
+        np.testing.assert_array_equal(a, b)
