@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,28 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data not found at {SHARED_DATA} (a fresh clone without ../shared)")
     return SHARED_DATA
+
+
+#: Libraries a light job must not load (each costs 0.3-2 s of start-up and 30-200 MB).
+HEAVY = ("matplotlib", "tensorly", "torch", "vqt")
+
+
+@pytest.fixture(scope="session")
+def heavy_imports():
+    """``heavy_imports(code, extra=())``: run ``code`` in a fresh interpreter (it must
+    succeed) and return the modules it left loaded of :data:`HEAVY` (any submodule) and of
+    ``extra`` (exact module names, e.g. ``"scipy.spatial"``), sorted."""
+
+    def run(code: str, extra: tuple[str, ...] = ()) -> list[str]:
+        probe = (f"{code}\nimport sys\nprint(','.join(sorted(m for m in sys.modules if "
+                 f"m.split('.')[0] in {HEAVY!r} or m in {tuple(extra)!r})))\n")
+        proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              check=False)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        last = proc.stdout.strip().splitlines()[-1:] or [""]
+        return [m for m in last[0].split(",") if m]
+
+    return run
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -3,8 +3,6 @@ that would be shadowed by its submodule is refused."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import types
 
 import pytest
@@ -12,31 +10,23 @@ import pytest
 from face_rhythm.lazy import lazy_exports
 
 
-def test_session_check_and_workflow_parse_imports_load_no_torch_or_tensorly():
+def test_session_check_and_workflow_parse_imports_load_no_torch_or_tensorly(heavy_imports):
     """What the workflow's parse (decomposition_common.smk) and the session check import."""
-    code = (
-        "import sys\n"
+    loaded = heavy_imports(
         "import face_rhythm.preflight\n"
         "from face_rhythm.decomposition import TCAStreamedParams, TCAWorkflowParams\n"
         "from face_rhythm.decomposition.checks import check_tca_for_data\n"
         "from face_rhythm.point_tracking import TrackingParams, mesh_neighbors\n"
         "from face_rhythm.rois import rois_from_config\n"
         "from face_rhythm.spectral_analysis import SpectralParams, check_vqt_params, n_time_bins\n"
-        "assert n_time_bins(120.0, {}, 1000) > 1\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} &"
-        " {'torch', 'tensorly', 'matplotlib', 'vqt'})\n"
-        "print(','.join(heavy))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
-    assert proc.stdout.strip() == "", f"light imports loaded {proc.stdout.strip()}"
+        "assert n_time_bins(120.0, {}, 1000) > 1\n")
+    assert loaded == [], f"light imports loaded {loaded}"
 
 
-def test_session_checks_of_tca_and_mesh_run_without_tensorly_or_scipy_spatial():
+def test_session_checks_of_tca_and_mesh_run_without_tensorly_or_scipy_spatial(heavy_imports):
     """The checks video_metadata runs (TCA parameters against the tensor's size, the mesh
     against the points) use tables and counts: no tensorly, k-d tree or matplotlib."""
-    code = (
-        "import sys\n"
+    loaded = heavy_imports(
         "from face_rhythm.decomposition.checks import check_tca_for_data\n"
         "from face_rhythm.point_tracking import TrackingError, check_mesh_size\n"
         "assert check_tca_for_data({'rank': 4}, 50, 10, [100, 80]) == []\n"
@@ -47,15 +37,8 @@ def test_session_checks_of_tca_and_mesh_run_without_tensorly_or_scipy_spatial():
         "    check_mesh_size(5, 5)\n"
         "    raise SystemExit('no error for 5 neighbours of 5 points')\n"
         "except TrackingError as exc:\n"
-        "    assert 'only 4 neighbour' in str(exc), exc\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in"
-        " {'torch', 'tensorly', 'matplotlib', 'vqt'} or m == 'scipy.spatial')\n"
-        "print(','.join(heavy))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip() == "", f"the checks loaded {proc.stdout.strip()}"
+        "    assert 'only 4 neighbour' in str(exc), exc\n", extra=("scipy.spatial",))
+    assert loaded == [], f"the checks loaded {loaded}"
 
 
 def test_lazy_names_load_on_first_access_and_clashes_are_refused():
