@@ -570,3 +570,23 @@ def test_randomized_svd_init_is_tensorlys_to_the_bit_with_one_copy_less():
     for a, b in zip(randomized_svd(cplx, 4, random_state=0),
                     tl_svd.randomized_svd(cplx, 4, random_state=0)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_one_video_and_no_normalisation_copy_nothing():
+    """A single contiguous element is folded and 'concatenated' as a view of the input, and
+    normalisation with neither option returns the tensor itself: no copy of the data."""
+    rng = np.random.default_rng(2)
+    spec = rng.random((2, 5, 4, 30), dtype=np.float32)
+    tensors, rearr = dec.rearrange_data({"v": spec}, names_dims_concat_array=[["xy", "points"]],
+                                        method_handling_dictElements="concatenate")
+    x = tensors["concatenated"]
+    assert x.shape == (10, 4, 30) and np.shares_memory(x, spec)
+    np.testing.assert_array_equal(x, spec.reshape(10, 4, 30))
+    assert rearr.element_lengths == [30]
+    assert dec.normalize_tensor(x, 2) is x
+    z = dec.normalize_tensor(x, 2, mean_subtract=True)
+    assert not np.shares_memory(z, x) and np.allclose(z.mean(axis=2), 0, atol=1e-6)
+    np.testing.assert_array_equal(x, spec.reshape(10, 4, 30))  # input untouched
+    two, _ = dec.rearrange_data({"a": spec, "b": spec}, method_handling_dictElements="concatenate")
+    assert two["concatenated"].shape == (10, 4, 60)
+    assert not np.shares_memory(two["concatenated"], spec)
