@@ -8,6 +8,7 @@ imported lazily.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import time
@@ -96,19 +97,25 @@ def _method_class(method: str):
     return getattr(tld, method)
 
 
+@functools.cache
+def _tensorly_version() -> str | None:
+    """The installed tensorly's version, read from its metadata once (no import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tensorly")
+    except PackageNotFoundError:  # pragma: no cover - tensorly is a dependency
+        return None
+
+
 def method_parameters(method: str) -> tuple[str, ...]:
     """The keyword arguments that tensorly's class ``method`` takes (``params_method`` keys).
 
     From a table for tensorly 0.10.0 (no import), else from the installed class's signature.
     """
     _check_method(method)
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        if version("tensorly") == _TABLE_TENSORLY:
-            return _METHOD_PARAMS[method]
-    except PackageNotFoundError:  # pragma: no cover - tensorly is a dependency
-        pass
+    if _tensorly_version() == _TABLE_TENSORLY:
+        return _METHOD_PARAMS[method]
     sig = inspect.signature(_method_class(method).__init__)
     return tuple(p for p in sig.parameters if p != "self")
 

@@ -72,7 +72,7 @@ def plot_rois(image: np.ndarray | None, roiset: RoiSet, ax=None, show_points: bo
     if show_points:
         pts = _roi_points(roiset)
         if len(pts):
-            ax.scatter(pts[:, 0], pts[:, 1], s=12, c="#00e5ff", edgecolors="k", linewidths=0.4,
+            ax.scatter(pts[:, 0], pts[:, 1], s=12, c=_POINT_COLOUR, edgecolors="k", linewidths=0.4,
                        label=f"{len(pts)} points")
     ax.set_xlim(-0.5, w - 0.5)
     ax.set_ylim(h - 0.5, -0.5)
