@@ -35,13 +35,14 @@ from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
-import scipy.sparse
 
 from ..atomic import atomic_h5
 from ..errors import TrackingError
 from ..provenance import read_run_info, write_run_info
 
 if TYPE_CHECKING:  # the readers need neither the tracking engine nor the video package
+    import scipy.sparse
+
     from .engine import TrackingResult
 
 __all__ = ["REQUIRED_KEYS", "TrackingFile", "open_tracking_file", "read_tracking_file",
@@ -191,6 +192,8 @@ def _tracking_file(f: h5py.File, path: Path, load: bool) -> TrackingFile:
     violations = None
     if "violations" in f:
         v = {k: f["violations"][k][()] for k in ("row", "col", "data", "shape")}
+        import scipy.sparse  # only for files with violations (0.2 s to import)
+
         violations = scipy.sparse.coo_array(
             (np.asarray(v["data"], dtype=bool),
              (np.asarray(v["row"], dtype=np.int64), np.asarray(v["col"], dtype=np.int64))),

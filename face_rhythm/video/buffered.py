@@ -11,7 +11,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Self
 
 import numpy as np
-import pandas as pd
 
 from ..errors import VideoError
 from .backends import _check_backend
@@ -167,6 +166,8 @@ class BufferedVideoReader:
                             for s in range(0, i.n_frames, self.buffer_size)] for i in self.infos]
         self._slot_keys = [(v, k) for v, b in enumerate(self.boundaries) for k in range(len(b))]
         self._slot_pos = {key: n for n, key in enumerate(self._slot_keys)}
+        import pandas as pd
+
         self.lookup = pd.DataFrame(
             [(v, k, int(self._offsets[v]) + a, int(self._offsets[v]) + b)
              for v, bounds in enumerate(self.boundaries) for k, (a, b) in enumerate(bounds)],

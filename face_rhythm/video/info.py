@@ -12,12 +12,14 @@ import dataclasses
 import math
 import os
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from ..errors import VideoError
+
+if TYPE_CHECKING:  # pandas (0.3 s to import) only where a table is made
+    import pandas as pd
 
 #: Lowest frame rate accepted (Hz); slower containers are assumed to lie.
 MIN_FRAME_RATE_HZ = 0.1
@@ -135,6 +137,8 @@ def _fps_list(fps: float | Sequence[float | None] | None, n: int) -> list[float 
 def metadata_table(infos: Sequence[VideoInfo]) -> pd.DataFrame:
     """Table of :class:`VideoInfo`, one row per video (see :func:`video_metadata`)."""
     rows = [dataclasses.asdict(i) for i in infos]
+    import pandas as pd
+
     df = pd.DataFrame(rows, columns=[f.name for f in dataclasses.fields(VideoInfo)])
     df["duration_s"] = df["n_frames"] / df["frame_rate"]
     df["first_frame"] = session_offsets([i.n_frames for i in infos])[:-1]

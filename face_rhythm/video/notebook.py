@@ -9,10 +9,9 @@ import dataclasses
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from face_rhythm.provenance import package_versions
 from face_rhythm.util.fr_module import FR_Module
@@ -22,6 +21,9 @@ from .buffered import BufferedVideoReader
 from .info import VideoInfo, metadata_table
 from .probe import validate_videos
 from .readers import VideoReaderWrapper
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import VideoError
 from .backends import _check_backend, open_video
 from .info import PathLike, VideoInfo, _as_path_list, _check_frame_rate, _fps_list, metadata_table
 from .sources import FrameSource, _BackendFailed, _OpenCVSource
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
