@@ -48,6 +48,7 @@ import numpy as np
 
 from face_rhythm.video import iter_chunks, probe_video, read_frames
 
+from ..disk_arrays import finish, new_result
 from ..errors import TrackingError
 from ..runlog import progress_bar
 from .mesh import apply_mesh_forces, mesh_d0, mesh_neighbors, mesh_operator
@@ -307,7 +308,8 @@ def track_frames(chunks: Iterable[np.ndarray], n_frames: int, point_positions: n
         or the first chunk.
     out : array-like (n_frames, N, 2), optional
         Where positions go (a numpy array or an h5py dataset, written in chunks); by default
-        a new float32 array.
+        a new float32 array, or, from :data:`face_rhythm.disk_arrays.SPILL_BYTES` (64 MB)
+        on, a read-only memory map of a temporary file (:mod:`face_rhythm.disk_arrays`).
     chunk_size : int
         Frames per block written to ``out``.
     n_workers : int
@@ -358,8 +360,8 @@ def track_frames(chunks: Iterable[np.ndarray], n_frames: int, point_positions: n
         if initial_frame.shape != frame_shape or initial_frame.dtype != np.uint8:
             raise TrackingError(f"initial_frame: {initial_frame.shape} {initial_frame.dtype},"
                                 f" expected {frame_shape} uint8 (preprocessed)")
-    if out is None:
-        out = np.empty((n_frames, home.shape[0], 2), dtype=np.float32)
+    if out is None:  # in memory, or on disk when large (returned as a read-only map)
+        out = new_result((n_frames, home.shape[0], 2), np.float32)
     elif tuple(out.shape) != (n_frames, home.shape[0], 2):
         raise TrackingError(f"out: shape {tuple(out.shape)}, expected "
                             f"{(n_frames, home.shape[0], 2)}")
@@ -384,7 +386,7 @@ def track_frames(chunks: Iterable[np.ndarray], n_frames: int, point_positions: n
     if n_rewinds:
         logger.info("outliers: %d rewind(s); %.4f of frames have flagged points",
                     n_rewinds, fraction)
-    return TrackingResult(points_tracked=out, violations=violations,
+    return TrackingResult(points_tracked=finish(out), violations=violations,
                           violation_fraction=fraction, point_positions=home,
                           neighbors=neighbors, mesh_d0=d0, n_frames=n_frames,
                           idx_start=idx_start, last_points=last, n_rewinds=n_rewinds,

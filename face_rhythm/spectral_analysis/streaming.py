@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from face_rhythm.disk_arrays import drop_pages, finish, is_read_only_map, new_result
 from face_rhythm.errors import SpectralParamsError
 from face_rhythm.runlog import progress_bar
 
@@ -130,13 +131,15 @@ def _track_rows(points_tracked, home: np.ndarray, tmp_dir: str | os.PathLike | N
     (:func:`~.traces.displacements_to_rows`), NaN-checked.
 
     A NumPy array is sliced directly. Anything else (an h5py dataset of a ``tracking.h5``,
-    stored frame by frame) is read once, :data:`TRACK_CHUNK_BYTES` of frames at a time, into
+    stored frame by frame, or a read-only memory map such as the tracker's large results,
+    whose pages are given back as they are read: :func:`~face_rhythm.disk_arrays.drop_pages`)
+    is read once, :data:`TRACK_CHUNK_BYTES` of frames at a time, into
     a temporary file laid out point by point (``(2, N, T)`` float32, in ``tmp_dir``, deleted
     on exit), from which each batch reads two contiguous ranges: memory does not grow with
     the video, and the tracks are read once instead of once per batch. The values are those
     of the in-memory path (the subtraction is element by element).
     """
-    if isinstance(points_tracked, np.ndarray):
+    if isinstance(points_tracked, np.ndarray) and not is_read_only_map(points_tracked):
         def rows(p0: int, p1: int) -> np.ndarray:
             pts = points_tracked[:, p0:p1, :]
             if not np.all(np.isfinite(pts)):
@@ -159,6 +162,7 @@ def _track_rows(points_tracked, home: np.ndarray, tmp_dir: str | os.PathLike | N
                 raise SpectralParamsError(f"points_tracked[{t0}:{t1}] (frames) contains NaN "
                                           "or infinite values")
             d = displacements_to_rows(pts, home)
+            drop_pages(points_tracked, t0, t1)
             for r in range(2 * n_points):
                 os.pwrite(fd, d[r], r * row_bytes + 4 * t0)  # a contiguous row, no copy
 
@@ -287,6 +291,8 @@ def compute_spectrograms(points_tracked: np.ndarray, home: np.ndarray, frame_rat
     Returns
     -------
     spectrograms : (2, N, F, T_out) float32 (complex64 if ``return_complex``)
+        From :data:`face_rhythm.disk_arrays.SPILL_BYTES` (64 MB) on, a read-only memory map
+        of a temporary file.
     freqs : (F,) float32, Hz
     x_axis_frames : (T_out,) float64, centre of each time bin in frames
     """
@@ -298,6 +304,6 @@ def compute_spectrograms(points_tracked: np.ndarray, home: np.ndarray, frame_rat
     freqs = _freqs(model)
     x = time_axis(model, n_frames)
     dtype = np.complex64 if params.return_complex else np.float32
-    out = np.empty((2, n_points, len(freqs), len(x)), dtype=dtype)
+    out = new_result((2, n_points, len(freqs), len(x)), dtype)  # large: on disk
     write_spectrograms(out, points_tracked, home, model, params)
-    return out, freqs, x
+    return finish(out), freqs, x

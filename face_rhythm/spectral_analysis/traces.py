@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from face_rhythm.disk_arrays import is_read_only_map
 from face_rhythm.errors import SpectralParamsError
 
 __all__ = ["displacements_to_rows"]
@@ -42,8 +43,8 @@ def displacements_to_rows(points_tracked: np.ndarray, home: np.ndarray) -> np.nd
 def _check_inputs(points_tracked, home: np.ndarray) -> tuple[int, int]:
     """``(n_frames, n_points)`` of (T, N, 2) tracks and (N, 2) homes, or an error.
 
-    NaN or infinite tracks are rejected here only for NumPy arrays (an h5py dataset is
-    checked a batch at a time while it is read).
+    NaN or infinite tracks are rejected here only for NumPy arrays in memory (an h5py dataset
+    or a read-only memory map is checked a chunk at a time while it is read).
     """
     shape = tuple(points_tracked.shape)
     if len(shape) != 3 or shape[2] != 2:
@@ -55,7 +56,7 @@ def _check_inputs(points_tracked, home: np.ndarray) -> tuple[int, int]:
         raise SpectralParamsError(f"points_tracked has shape {shape}: no frames or no points")
     if not np.all(np.isfinite(home)):
         raise SpectralParamsError("point_positions contain NaN or infinite values")
-    if isinstance(points_tracked, np.ndarray):
+    if isinstance(points_tracked, np.ndarray) and not is_read_only_map(points_tracked):
         bad = int(np.size(points_tracked) - np.count_nonzero(np.isfinite(points_tracked)))
         if bad:
             raise SpectralParamsError(f"points_tracked contains {bad} NaN or infinite values")
