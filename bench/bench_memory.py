@@ -23,10 +23,14 @@ Examples::
     python bench/bench_memory.py --durations 60 600    # 1 and 10 minutes (slow)
     python bench/bench_memory.py --paths PointTracker VQT_Analyzer --durations 10
 
-What the in-memory APIs must hold is their result: ``track_video`` / ``PointTracker``
-return positions (T, N, 2) float32 (8 * T * N bytes: 0.49 GB for 10 min at 90 fps and 1138
-points), ``VQT_Analyzer`` its spectrograms; those grow with the video by design. The printed
-``result MB`` column gives that size, so ``peak - result`` is the overhead that must stay flat.
+The notebook APIs return whole results: ``track_video`` / ``PointTracker`` positions (T, N,
+2) float32 (8 * T * N bytes: 0.49 GB for 10 min at 90 fps and 1138 points), ``VQT_Analyzer``
+its spectrograms. From 64 MB on (:mod:`face_rhythm.disk_arrays`) they are built in a
+temporary file and returned as read-only memory maps, so they don't count in the process
+(the ``result`` column: its size, ``*`` when mapped). ``VQT_Analyzer`` is given the positions
+as such a map (``positions.npy``, written from ``tracking.h5`` by this script), as the
+tracker returns a long video's. ``TCA`` fits a tensor in memory: it grows with the video
+(for long recordings the workflow has ``tca.strategy: streamed``).
 """
 
 from __future__ import annotations

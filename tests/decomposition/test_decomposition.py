@@ -346,6 +346,27 @@ def test_tca_class_flow():
     assert len(figs) == 4
 
 
+def test_tca_class_on_read_only_mapped_spectrograms(tmp_path):
+    """VQT_Analyzer returns a long video's spectrograms as read-only maps: the class takes
+    them (one video, no normalisation: the tensor is a view) and fits what it fits in memory."""
+    rng = np.random.default_rng(7)
+    pts, freq, tc = rng.random((2, 6, 2)), rng.random((5, 2)), rng.random((12, 2))
+    spec = np.einsum("xpr,fr,tr->xpft", pts, freq, tc).astype(np.float32)
+    np.save(tmp_path / "s.npy", spec)
+    factors = []
+    for data in ({"0": spec}, {"0": np.load(tmp_path / "s.npy", mmap_mode="r")}):
+        tca = dec.TCA(verbose=0)
+        tca.rearrange_data(data, method_handling_dictElements="separate")
+        tca.normalize_data(mean_subtract=False, std_divide=False)
+        tca.fit(params_method={"rank": 2, "n_iter_max": 50, "init": "random", "tol": 1e-12},
+                backend="numpy", seed=0)
+        factors.append(tca.factors)
+    assert set(factors[0]["0"]) == {"(xy points)", "frequency", "time"}
+    for name, a in factors[0]["0"].items():
+        assert a.shape[1] == 2
+        np.testing.assert_array_equal(factors[1]["0"][name], a)
+
+
 # ----------------------------------------------------------------------------- workflow script
 @pytest.mark.parametrize("all_sessions", [False, True])
 def test_workflow_script_writes_tca_h5_and_figures(tmp_path, all_sessions):
