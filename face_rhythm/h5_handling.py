@@ -31,6 +31,7 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_h5, atomic_path
+from .disk_arrays import drop_pages, is_read_only_map
 from .errors import ConfigError, FaceRhythmError, PathExistsError
 from .provenance import find_run_info
 
@@ -94,6 +95,13 @@ def _write_item(group: h5py.Group, key: str, value: Any, use_compression: bool |
     kwargs = {}
     if use_compression and arr.ndim > 0 and arr.size > 0 and arr.dtype.kind in "biufc":
         kwargs = {"compression": "gzip", "compression_opts": 9, "chunks": True}
+    if arr.ndim > 0 and is_read_only_map(arr):  # a long result kept on disk: stream it
+        dset = group.create_dataset(key, shape=arr.shape, dtype=arr.dtype, **kwargs)
+        step = max(1, (8 << 20) // max(arr[:1].nbytes, 1))
+        for a in range(0, arr.shape[0], step):
+            dset[a:a + step] = arr[a:a + step]
+            drop_pages(arr, a, a + step)
+        return
     group.create_dataset(key, data=arr, **kwargs)
 
 

@@ -125,6 +125,13 @@ def test_streaming_through_a_read_only_map_gives_its_pages_back(tmp_path):
         assert da.drop_pages(m, a, a + 128)
     assert total == rows * row_bytes // 4
     assert _rss_mb() - before < 40  # without drop_pages: +128 MB
+    from face_rhythm.h5_handling import simple_save
+    simple_save({"run_data": {"points_tracked": {"0": m}}}, tmp_path / "saved.h5")
+    assert _rss_mb() - before < 40  # the notebook classes' save streams it, too
+    import h5py
+    with h5py.File(tmp_path / "saved.h5", "r") as f:
+        d = f["run_data/points_tracked/0"]
+        assert d.shape == m.shape and float(d[rows - 1].sum()) == row_bytes // 4
     assert not da.drop_pages(np.ones((4, 4)), 0, 4)  # memory of its own: left alone
     w = np.load(path, mmap_mode="r+")
     assert not da.drop_pages(w, 0, 4)  # writable: its changes could be lost
