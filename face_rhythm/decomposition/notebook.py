@@ -29,6 +29,9 @@ from .rearrange import Rearrangement, rearrange_data, rearrange_factors
 #: The package's logger: ``verbose`` sets its level (the fit logs through a child of it).
 logger = logging.getLogger(__package__)
 
+#: Above this many GB of tensors, :meth:`TCA.fit` says where the streamed TCA is.
+LARGE_TENSOR_GB = 2.0
+
 __all__ = ["TCA"]
 
 
@@ -146,6 +149,12 @@ class TCA(FR_Module):
                  else None)
         for k, x in data.items():
             check_fit_inputs(x, method, params_method, name=f"tensor {k!r}")
+        size_gb = sum(np.asarray(x).nbytes for x in data.values()) / 1e9
+        if size_gb > LARGE_TENSOR_GB:
+            logger.warning("TCA in memory of %.1f GB of tensors: the fit holds a few times "
+                           "that. For long recordings, the workflow's `tca.strategy: "
+                           "streamed` fits on a sample and streams the rest (docs/tca.md)",
+                           size_gb)
         self.factors, self.factor_weights, self.factors_raw = {}, {}, {}
         self._DEVICE = str(DEVICE)
         self._cleanup()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import runpy
 import types
 from pathlib import Path
@@ -346,7 +347,7 @@ def test_tca_class_flow():
     assert len(figs) == 4
 
 
-def test_tca_class_on_read_only_mapped_spectrograms(tmp_path):
+def test_tca_class_on_read_only_mapped_spectrograms(tmp_path, monkeypatch, caplog):
     """VQT_Analyzer returns a long video's spectrograms as read-only maps: the class takes
     them (one video, no normalisation: the tensor is a view) and fits what it fits in memory."""
     rng = np.random.default_rng(7)
@@ -355,12 +356,17 @@ def test_tca_class_on_read_only_mapped_spectrograms(tmp_path):
     np.save(tmp_path / "s.npy", spec)
     factors = []
     for data in ({"0": spec}, {"0": np.load(tmp_path / "s.npy", mmap_mode="r")}):
-        tca = dec.TCA(verbose=0)
+        tca = dec.TCA(verbose=1)
         tca.rearrange_data(data, method_handling_dictElements="separate")
         tca.normalize_data(mean_subtract=False, std_divide=False)
         tca.fit(params_method={"rank": 2, "n_iter_max": 50, "init": "random", "tol": 1e-12},
                 backend="numpy", seed=0)
         factors.append(tca.factors)
+    monkeypatch.setattr(dec.notebook, "LARGE_TENSOR_GB", spec.nbytes / 2e9)
+    with caplog.at_level(logging.WARNING):
+        tca.fit(params_method={"rank": 2, "n_iter_max": 5, "init": "random"},
+                backend="numpy", seed=0)
+    assert "tca.strategy: streamed" in caplog.text  # a large tensor: where the streamed TCA is
     assert set(factors[0]["0"]) == {"(xy points)", "frequency", "time"}
     for name, a in factors[0]["0"].items():
         assert a.shape[1] == 2
