@@ -181,12 +181,16 @@ class PointTracker(FR_Module):
         self.run_info: dict = {}
         self.run_data: dict = {}
 
-    def track_points(self, n_workers: int = 1, progress: bool | None = None
+    def track_points(self, n_workers: int | None = None, progress: bool | None = None
                      ) -> dict[str, np.ndarray]:
         """Track the points through every video; returns (and stores) ``points_tracked``.
 
-        ``n_workers`` preprocessing threads; ``progress`` defaults to ``verbose >= 2``.
+        ``n_workers`` preprocessing threads ahead of the tracker (default: 2, or 1 on a
+        single CPU; the positions do not depend on it); ``progress`` defaults to
+        ``verbose >= 2``.
         """
+        if n_workers is None:
+            n_workers = min(2, os.cpu_count() or 1)
         if progress is None:
             progress = self.verbose >= 2
         results: list[TrackingResult]
@@ -286,8 +290,13 @@ def _resolve_videos(obj: Any) -> list[np.ndarray | _VideoRef]:
         refs = []
         for v, info in zip(obj.videos, infos, strict=True):
             if isinstance(v, VideoReaderWrapper):
+                b = getattr(v, "_backend", backend)
+                # the original's backend="decord" (no torchcodec) read bounded slots; decord's
+                # sequential reader decodes ahead without bound (dmlc/decord#157: +0.9 GB on
+                # a 10-s 480x640 video), so the tracker streams as "auto" does: the same
+                # frames, decoded by OpenCV (video.backends.STREAM_WITH_OPENCV)
                 refs.append(_VideoRef(str(info.path), float(info.frame_rate),
-                                      getattr(v, "_backend", backend)))
+                                      "auto" if b == "decord" else b))
             else:
                 refs.append(_VideoRef(str(info.path), float(info.frame_rate), reader=v))
         if not refs:

@@ -34,15 +34,18 @@ Every name here is also importable from :mod:`face_rhythm.registration`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 import scipy.interpolate
-import torch
 
 from face_rhythm.errors import RegistrationError
+
+if TYPE_CHECKING:  # torch (1.5 s, 250 MB) is imported where a tensor is made
+    import torch
 
 __all__ = [
     "RegistrationError",
@@ -62,6 +65,18 @@ __all__ = [
     "warp_matrix_to_remappingIdx",
 ]
 
+
+
+def _torch():
+    """The torch module, imported on first use."""
+    import torch
+    return torch
+
+
+def _is_tensor(x: Any) -> bool:
+    """Whether ``x`` is a torch tensor, without importing torch (no tensor exists before)."""
+    mod = sys.modules.get("torch")
+    return mod is not None and isinstance(x, mod.Tensor)
 
 def as_3x3(warp_matrix: np.ndarray) -> np.ndarray:
     """A (2, 3) or (3, 3) warp matrix as (3, 3) float64 (affine rows padded with [0, 0, 1])."""
@@ -95,7 +110,7 @@ def warp_matrix_to_remappingIdx(warp_matrix: np.ndarray | torch.Tensor, x: int, 
         ``remapIdx[r, c] = (x', y')`` = the moving-image coordinate to sample for output pixel
         (c, r).
     """
-    is_torch = isinstance(warp_matrix, torch.Tensor)
+    is_torch = _is_tensor(warp_matrix)
     m = as_3x3(warp_matrix.detach().cpu().numpy() if is_torch else warp_matrix)
     if int(x) < 1 or int(y) < 1:
         raise RegistrationError(f"remapping grid size must be positive, got x={x}, y={y}")
@@ -105,7 +120,7 @@ def warp_matrix_to_remappingIdx(warp_matrix: np.ndarray | torch.Tensor, x: int, 
         den = g @ m[2, :2] + m[2, 2]
         hom = hom / den[..., None]
     out = hom.astype(np.float32)
-    return torch.as_tensor(out, device=warp_matrix.device) if is_torch else out
+    return _torch().as_tensor(out, device=warp_matrix.device) if is_torch else out
 
 
 def transform_points(points: np.ndarray, warp_matrix: np.ndarray) -> np.ndarray:
@@ -140,24 +155,24 @@ def cv2RemappingIdx_to_pytorchFlowField(ri: np.ndarray | torch.Tensor) -> np.nda
     """Pixel remapping index (H, W, 2) -> ``grid_sample`` grid in [-1, 1] (align_corners=True)."""
     h, w = ri.shape[0], ri.shape[1]
     scale = [2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)]
-    if isinstance(ri, torch.Tensor):
-        return ri * torch.as_tensor(scale, dtype=ri.dtype, device=ri.device) - 1.0
+    if _is_tensor(ri):
+        return ri * _torch().as_tensor(scale, dtype=ri.dtype, device=ri.device) - 1.0
     return (np.asarray(ri) * np.asarray(scale, dtype=np.float32) - 1.0).astype(np.float32)
 
 
 def flowField_to_remappingIdx(ff: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
     """Displacement field (H, W, 2) (x, y) px -> remapping index (adds the pixel grid)."""
     g = _pixel_grid(ff.shape[0], ff.shape[1]).astype(np.float32)
-    if isinstance(ff, torch.Tensor):
-        return ff + torch.as_tensor(g, dtype=ff.dtype, device=ff.device)
+    if _is_tensor(ff):
+        return ff + _torch().as_tensor(g, dtype=ff.dtype, device=ff.device)
     return (np.asarray(ff) + g).astype(np.float32)
 
 
 def remappingIdx_to_flowField(ri: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
     """Remapping index (H, W, 2) -> displacement field (subtracts the pixel grid)."""
     g = _pixel_grid(ri.shape[0], ri.shape[1]).astype(np.float32)
-    if isinstance(ri, torch.Tensor):
-        return ri - torch.as_tensor(g, dtype=ri.dtype, device=ri.device)
+    if _is_tensor(ri):
+        return ri - _torch().as_tensor(g, dtype=ri.dtype, device=ri.device)
     return (np.asarray(ri) - g).astype(np.float32)
 
 
@@ -203,10 +218,10 @@ def remap_images(images: np.ndarray | torch.Tensor, remappingIdx: np.ndarray | t
                                 f"{sorted(_INTERP_CV2)}")
     if border_mode not in _BORDER_CV2:
         raise RegistrationError(f"border_mode {border_mode!r} not in {sorted(_BORDER_CV2)}")
-    is_torch = isinstance(images, torch.Tensor)
+    is_torch = _is_tensor(images)
     if backend == "cv2":
         arr = images.detach().cpu().numpy() if is_torch else np.asarray(images)
-        ri = remappingIdx.detach().cpu().numpy() if isinstance(remappingIdx, torch.Tensor) \
+        ri = remappingIdx.detach().cpu().numpy() if _is_tensor(remappingIdx) \
             else np.asarray(remappingIdx)
         ri = ri.astype(np.float32, copy=False)
         mx, my = np.ascontiguousarray(ri[..., 0]), np.ascontiguousarray(ri[..., 1])
@@ -224,8 +239,9 @@ def remap_images(images: np.ndarray | torch.Tensor, remappingIdx: np.ndarray | t
                 info = np.iinfo(arr.dtype)
                 out = np.clip(np.rint(out), info.min, info.max)
             out = out.astype(arr.dtype)
-        return torch.as_tensor(out) if is_torch else out
+        return _torch().as_tensor(out) if is_torch else out
     if backend == "torch":
+        torch = _torch()
         if interpolation_method not in _INTERP_TORCH or border_mode not in _BORDER_TORCH:
             raise RegistrationError("torch backend supports interpolation linear/nearest/cubic "
                                     "and borders constant/reflect/replicate")
@@ -424,7 +440,7 @@ def mask_image_border(im: np.ndarray, border_outer: int | Sequence[int] | None =
 
 # input check shared by registration, phase_correlation and roma
 def _as_gray_float(im: Any, what: str) -> np.ndarray:
-    a = im.detach().cpu().numpy() if isinstance(im, torch.Tensor) else np.asarray(im)
+    a = im.detach().cpu().numpy() if _is_tensor(im) else np.asarray(im)
     if a.ndim == 3 and a.shape[2] in (3, 4):
         a = a[..., :3].mean(axis=2)
     if a.ndim != 2:

@@ -134,4 +134,8 @@ def open_stream(info: VideoInfo, backend: str = "auto") -> FrameSource:
             src.close()
         logger.warning("%s: streaming with decord2 (OpenCV cannot read it the same way); memory "
                        "is then not strictly bounded (decord read-ahead)", info.path)
+    elif backend == "decord":
+        logger.warning("%s: streaming with decord2 as asked; its reader decodes ahead without "
+                       "bound (dmlc/decord#157), so memory can grow with the video. "
+                       "backend='auto' streams the same frames with OpenCV", info.path)
     return open_video(info.path, info.backend if backend == "auto" else backend)

@@ -50,3 +50,27 @@ def test_lazy_names_load_on_first_access_and_clashes_are_refused():
         _ = dec.nope
     with pytest.raises(ImportError, match="named like a submodule"):
         lazy_exports("pkg", vars(types.SimpleNamespace()), {"fit": ("fit",)})
+
+
+def test_tracking_through_the_original_helpers_door_loads_no_torch(heavy_imports):
+    """``fr.helpers.BufferedVideoReader`` + ``PointTracker`` (the original's tracking
+    notebook) load no torch (250 MB): helpers' names load on first access, and the warps
+    import torch only where a tensor is made. A tracking job's imports load no pandas or
+    scipy either."""
+    loaded = heavy_imports("import face_rhythm as fr\n"
+                           "assert fr.helpers.BufferedVideoReader.__name__ == "
+                           "'BufferedVideoReader'\n"
+                           "assert fr.point_tracking.PointTracker.__name__ == 'PointTracker'\n")
+    assert loaded == []
+    loaded = heavy_imports("from face_rhythm.point_tracking import track_points_stage\n"
+                           "from face_rhythm.runlog import setup_logging\n",
+                           extra=("pandas", "scipy", "scipy.sparse"))
+    assert loaded == []
+
+
+def test_every_helpers_name_resolves():
+    from face_rhythm import helpers
+
+    missing = [n for n in helpers.__all__ if getattr(helpers, n, None) is None]
+    assert not missing
+    assert set(helpers.__all__) <= set(dir(helpers))

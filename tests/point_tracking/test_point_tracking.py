@@ -280,6 +280,8 @@ def test_point_tracker_reads_files_and_readers(face, tmp_path):
         "path": path, "list": [str(path)],
         "reader": fr_video.BufferedVideoReader(paths_videos=[path]),
         "reader-opencv": fr_video.BufferedVideoReader(paths_videos=[path], backend="opencv"),
+        # the original's backend="decord": tracked from a bounded stream ("auto")
+        "reader-decord": fr_video.BufferedVideoReader(paths_videos=[path], backend="decord"),
         "dataset": Dataset_videos(paths_videos=[path], frame_rate_clamp=45.0, verbose=0),
         # a reader object with no file behind it: frames come through the reader itself
         "decord-reader": fr_video.BufferedVideoReader(
@@ -292,8 +294,9 @@ def test_point_tracker_reads_files_and_readers(face, tmp_path):
         assert tracker.violation_fraction == [0.0]
         assert tracker.run_data["points_tracked"] is out
     refs = fpt._resolve_videos(sources["reader-opencv"]) + fpt._resolve_videos(
-        sources["dataset"])
-    assert [(r.backend, r.fps) for r in refs] == [("opencv", 90.0), ("auto", 45.0)]
+        sources["dataset"]) + fpt._resolve_videos(sources["reader-decord"])
+    assert [(r.backend, r.fps) for r in refs] == [("opencv", 90.0), ("auto", 45.0),
+                                                  ("auto", 90.0)]
     for name in ("reader", "decord-reader"):  # contiguous and idx_start through readers
         tracker = fpt.PointTracker(sources[name], face.pts, rois_masks=face.mask, verbose=0,
                                    idx_start=[5])

@@ -172,16 +172,21 @@ def test_iteration_across_files_yields_every_frame_once(numbered, prefetch):
     assert seen == list(range(start, stop))
 
 
-def test_streaming_backend_choice(numbered):
+def test_streaming_backend_choice(numbered, caplog):
     """backend="auto": probe and random access with decord2, sequential streams with OpenCV
-    (bounded memory; see STREAM_WITH_OPENCV); explicit backends are used as given."""
+    (bounded memory; see STREAM_WITH_OPENCV); explicit backends are used as given, and an
+    explicit decord2 stream says in the log that its memory is not bounded."""
     info = V.probe_video(numbered[0])
     assert info.backend == "decord"
-    with V.open_stream(info) as src:
-        assert src.backend == "opencv"
-        np.testing.assert_array_equal(src.read_range(3, 6), V.read_frames(numbered[0], [3, 4, 5]))
-    with V.open_stream(info, "decord") as src:
-        assert src.backend == "decord"
+    with caplog.at_level("WARNING", logger=V.logger.name):
+        with V.open_stream(info) as src:
+            assert src.backend == "opencv"
+            np.testing.assert_array_equal(src.read_range(3, 6),
+                                          V.read_frames(numbered[0], [3, 4, 5]))
+        assert not caplog.records
+        with V.open_stream(info, "decord") as src:
+            assert src.backend == "decord"
+    assert "without bound" in caplog.text and "backend='auto'" in caplog.text
 
 
 def test_iter_chunks_gray_and_single_video(numbered):
