@@ -76,7 +76,12 @@ def main(argv: list[str] | None = None) -> None:
                     help="the Python of the environment where the original is installed")
     ap.add_argument("--original-path", default="",
                     help="a folder to put first on that Python's path (an unpacked wheel)")
-    ap.add_argument("--params", choices=["reference", "project"], default="reference")
+    ap.add_argument("--params", choices=["reference", "project"], default="reference",
+                    help="tracking parameters of this checkout's runs")
+    ap.add_argument("--original-params", choices=["reference", "project"],
+                    help="those of the original's runs (default: the same as --params; "
+                    "'reference' with --params project: the project's defaults against the "
+                    "original as it runs by default)")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--workdir", type=Path,
@@ -89,18 +94,21 @@ def main(argv: list[str] | None = None) -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     video = bench_tracking.make_video(args.workdir, 480, 640, 90.0, args.seconds)
     rois = bench_tracking.make_rois(args.workdir, 480, 640, 90.0, 1138)
-    tp = fpt.TrackingParams.from_config(bench_tracking.tracking_config(args.params))
-    params_json = args.workdir / f"notebook_params_{args.params}.json"
-    params_json.write_text(json.dumps(tp.to_reference()))
+    jsons = {}
+    for which in {args.params, args.original_params or args.params}:
+        tp = fpt.TrackingParams.from_config(bench_tracking.tracking_config(which))
+        jsons[which] = args.workdir / f"notebook_params_{which}.json"
+        jsons[which].write_text(json.dumps(tp.to_reference()))
     import numpy as np
     home, mask = fpt.read_home_and_mask(rois)
     points = args.workdir / "notebook_points_480x640.npz"
     np.savez(points, home=home, mask=mask)
-    sides = {"this": ([sys.executable], {"PYTHONPATH": str(REPO)}),
-             "original": ([args.original_python], {"PYTHONPATH": args.original_path})}
+    sides = {"this": ([sys.executable], {"PYTHONPATH": str(REPO)}, jsons[args.params]),
+             "original": ([args.original_python], {"PYTHONPATH": args.original_path},
+                          jsons[args.original_params or args.params])}
     rows: dict[str, list[dict]] = {k: [] for k in sides}
     for _ in range(args.repeats):
-        for name, (exe, env) in sides.items():
+        for name, (exe, env, params_json) in sides.items():
             cmd = [*exe, str(Path(__file__).resolve()), "_run", str(video), str(points),
                    str(params_json)]
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
@@ -114,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
                   file=sys.stderr)
     best = {k: max(v, key=lambda r: r["fps"]) for k, v in rows.items()}
     print(f"\nPointTracker over BufferedVideoReader(buffer_size=1000), 480x640, 90 fps, "
-          f"{args.seconds:g} s, the {args.params} parameters; best of {args.repeats}; load "
+          f"{args.seconds:g} s; parameters: this {args.params}, the original "
+          f"{args.original_params or args.params}; best of {args.repeats}; load "
           f"{os.getloadavg()[0]:.2f}")
     for k, r in best.items():
         print(f"  {k:>9}: {r['fps']:6.1f} frames/s  {r['cpu_ms_per_frame']:5.1f} CPU ms/frame  "
