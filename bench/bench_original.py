@@ -18,7 +18,8 @@ Examples::
 
     python bench/bench_original.py --original-python /tmp/origvenv/bin/python
     python bench/bench_original.py --original-python /tmp/origvenv/bin/python \\
-        --params project --repeats 3 --seconds 10
+        --params project --original-params reference --repeats 3
+    python bench/bench_original.py --original-python /tmp/origvenv/bin/python --pipeline
 """
 
 from __future__ import annotations
@@ -66,10 +67,83 @@ def run_child(video: str, points: str, params_json: str) -> dict:
             "points_mean": float(np.mean(np.asarray(tracker.points_tracked["0"])))}
 
 
+def run_pipeline_child(videos_dir: str, rois_h5: str, project: str) -> dict:
+    """Inside the subprocess: ``pipelines.pipeline_basic`` with the library's own defaults
+    (the original's parameters), as its notebook runs it; decord instead of torchcodec, CPU."""
+    import face_rhythm as fr
+    params = fr.util.get_default_parameters(directory_project=project,
+                                            directory_videos=videos_dir,
+                                            filename_videos_strMatch=r".*\.mp4",
+                                            path_ROIs=rois_h5)
+    params["project"].update(use_GPU=False, random_seed=0, verbose=0)
+    params["BufferedVideoReader"]["backend"] = "decord"
+    # the original's pipeline_basic reads this section, which its own defaults lack
+    params["TCA"].setdefault("normalize_data", {"mean_subtract": False, "std_divide": False,
+                                                "dim_name": "time"})
+    t0, c0 = time.perf_counter(), time.process_time()
+    fr.pipelines.pipeline_basic(params)
+    return {"library": str(Path(fr.__file__).parent), "seconds": time.perf_counter() - t0,
+            "cpu_s": time.process_time() - c0,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def pipeline_main(args: argparse.Namespace, sides: dict) -> None:
+    """``--pipeline``: the original's demo shape (bench_demo.py's videos) through
+    ``pipeline_basic`` of both libraries, alternating."""
+    import shutil
+
+    import bench_demo
+    import numpy as np
+
+    from face_rhythm.rois import ROIs
+    from face_rhythm.video import read_frames
+    work = args.workdir / "pipeline_basic"
+    videos = bench_demo.render_videos(Path(tempfile.gettempdir()) / "face-rhythm-bench-demo",
+                                      2, 1000)
+    (work / "videos").mkdir(parents=True, exist_ok=True)
+    for i, v in enumerate(videos, start=1):
+        link = work / "videos" / f"video{i:02d}.mp4"
+        if not link.exists():
+            link.symlink_to(v)
+    frame = read_frames(videos[0], 0)
+    poly = np.asarray(bench_demo.demo_polygon())  # ROI 0: the points, ROI 1: the mask
+    rois = ROIs(select_mode="custom", exampleImage=frame,
+                coords_rois={"points": poly, "mask": poly}, verbose=0)
+    rois_h5 = work / "ROIs.h5"
+    rois_h5.unlink(missing_ok=True)
+    rois.save_run_data(path_run_data=rois_h5, verbose=0)
+    rows: dict[str, list[dict]] = {k: [] for k in sides}
+    for _ in range(args.repeats):
+        for name, (exe, env, _params) in sides.items():
+            project = work / f"project_{name}"
+            shutil.rmtree(project, ignore_errors=True)
+            cmd = [*exe, str(Path(__file__).resolve()), "_pipeline", str(work / "videos"),
+                   str(rois_h5), str(project)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                                  env={**os.environ, **env}, cwd=tempfile.gettempdir())
+            if proc.returncode != 0:
+                raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            rows[name].append(r)
+            print(f"{name:>9}: pipeline_basic {r['seconds']:6.1f} s, {r['cpu_s']:6.1f} CPU-s, "
+                  f"peak RSS {r['peak_rss_mb']:5.0f} MB ({r['library']})", file=sys.stderr)
+    best = {k: min(v, key=lambda r: r["seconds"]) for k, v in rows.items()}
+    print(f"\npipeline_basic, 2 videos x 1000 frames, 784x582, 120 fps, the original's "
+          f"parameters; best of {args.repeats}; load {os.getloadavg()[0]:.2f}")
+    for k, r in best.items():
+        print(f"  {k:>9}: {r['seconds']:6.1f} s  {r['cpu_s']:6.1f} CPU-s  peak RSS "
+              f"{r['peak_rss_mb']:5.0f} MB")
+    print(f"  ratio (original / this): x{best['original']['seconds'] / best['this']['seconds']:.2f}"
+          " wall time")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_run":
         print(json.dumps(run_child(*argv[1:4])))
+        return
+    if argv and argv[0] == "_pipeline":
+        print(json.dumps(run_pipeline_child(*argv[1:4])))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--original-python", required=True,
@@ -83,6 +157,8 @@ def main(argv: list[str] | None = None) -> None:
                     "'reference' with --params project: the project's defaults against the "
                     "original as it runs by default)")
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--pipeline", action="store_true",
+                    help="pipelines.pipeline_basic on the original's demo shape instead")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--workdir", type=Path,
                     default=Path(tempfile.gettempdir()) / "face-rhythm-bench")
@@ -106,6 +182,9 @@ def main(argv: list[str] | None = None) -> None:
     sides = {"this": ([sys.executable], {"PYTHONPATH": str(REPO)}, jsons[args.params]),
              "original": ([args.original_python], {"PYTHONPATH": args.original_path},
                           jsons[args.original_params or args.params])}
+    if args.pipeline:
+        pipeline_main(args, sides)
+        return
     rows: dict[str, list[dict]] = {k: [] for k in sides}
     for _ in range(args.repeats):
         for name, (exe, env, params_json) in sides.items():

@@ -223,6 +223,22 @@ class _DecordSource(FrameSource):
                 raise _BackendFailed(f"cannot decode frame 0: {_short(exc)}") from None
             self.height, self.width = int(first.shape[0]), int(first.shape[1])
             self.n_channels = 3
+            self._stop_read_ahead()
+
+    def _stop_read_ahead(self) -> None:
+        """Stop decord's background decoding after a random access.
+
+        After any read, decord's reader goes on decoding the rest of the video into an
+        unbounded queue (dmlc/decord#157, #208): one frame read from a 1000-frame 784x582
+        video grew the process by 1.3 GB within 2 s. A ``seek(0)`` clears the queue (the
+        workaround of dmlc/decord#197). Sequential streams (:meth:`_pooled_stream`) don't
+        call this; they end with :meth:`close`.
+        """
+        try:
+            self._vr.seek(0)
+        except Exception as exc:  # noqa: BLE001 - a failed reset only costs memory, not frames
+            logger.debug("%s: decord seek(0) after a read failed: %s", self.path, _short(exc))
+        self._pos = -1
 
     def _seek(self, idx: int) -> None:
         self._vr.seek_accurate(idx)
@@ -235,6 +251,7 @@ class _DecordSource(FrameSource):
         except Exception as exc:  # noqa: BLE001
             raise VideoError(self.path, f"cannot decode frames {indices[0]}..{indices[-1]} "
                                         f"(truncated or corrupt file?): {_short(exc)}") from None
+        self._stop_read_ahead()
         if arr.dtype != np.uint8 or arr.shape[1:] != (self.height, self.width, 3):
             raise VideoError(self.path, f"decoded frames have shape {arr.shape[1:]} "
                                         f"{arr.dtype}, expected ({self.height}, {self.width}, 3)")
@@ -246,6 +263,7 @@ class _DecordSource(FrameSource):
         out = self._empty(stop - start)
         if stop > start:
             self._fill(start, out)
+            self._stop_read_ahead()
         return out
 
     def _fill(self, start: int, out: np.ndarray) -> None:
