@@ -87,6 +87,16 @@ def run_pipeline_child(videos_dir: str, rois_h5: str, project: str) -> dict:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def _spawn(name: str, exe: list[str], env: dict, mode: str, *args: object) -> dict:
+    """Run this script's ``mode`` in ``exe`` with ``env`` added; its last stdout line (JSON)."""
+    cmd = [*exe, str(Path(__file__).resolve()), mode, *(str(a) for a in args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                          env={**os.environ, **env}, cwd=tempfile.gettempdir())
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def pipeline_main(args: argparse.Namespace, sides: dict) -> None:
     """``--pipeline``: the original's demo shape (bench_demo.py's videos) through
     ``pipeline_basic`` of both libraries, alternating."""
@@ -117,13 +127,7 @@ def pipeline_main(args: argparse.Namespace, sides: dict) -> None:
         for name, (exe, env, _params) in sides.items():
             project = work / f"project_{name}"
             shutil.rmtree(project, ignore_errors=True)
-            cmd = [*exe, str(Path(__file__).resolve()), "_pipeline", str(work / "videos"),
-                   str(rois_h5), str(project)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                                  env={**os.environ, **env}, cwd=tempfile.gettempdir())
-            if proc.returncode != 0:
-                raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            r = _spawn(name, exe, env, "_pipeline", work / "videos", rois_h5, project)
             rows[name].append(r)
             print(f"{name:>9}: pipeline_basic {r['seconds']:6.1f} s, {r['cpu_s']:6.1f} CPU-s, "
                   f"peak RSS {r['peak_rss_mb']:5.0f} MB ({r['library']})", file=sys.stderr)
@@ -188,13 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     rows: dict[str, list[dict]] = {k: [] for k in sides}
     for _ in range(args.repeats):
         for name, (exe, env, params_json) in sides.items():
-            cmd = [*exe, str(Path(__file__).resolve()), "_run", str(video), str(points),
-                   str(params_json)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                                  env={**os.environ, **env}, cwd=tempfile.gettempdir())
-            if proc.returncode != 0:
-                raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            r = _spawn(name, exe, env, "_run", video, points, params_json)
             rows[name].append(r)
             print(f"{name:>9}: {r['fps']:6.1f} frames/s, {r['cpu_ms_per_frame']:5.1f} CPU ms/"
                   f"frame, peak RSS {r['peak_rss_mb']:5.0f} MB ({r['library']})",
