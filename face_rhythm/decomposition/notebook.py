@@ -149,7 +149,7 @@ class TCA(FR_Module):
                  else None)
         for k, x in data.items():
             check_fit_inputs(x, method, params_method, name=f"tensor {k!r}")
-        size_gb = sum(np.asarray(x).nbytes for x in data.values()) / 1e9
+        size_gb = sum(int(x.nbytes) for x in data.values()) / 1e9  # numpy or torch
         if size_gb > LARGE_TENSOR_GB:
             logger.warning("TCA in memory of %.1f GB of tensors: the fit holds a few times "
                            "that. For long recordings, the workflow's `tca.strategy: "

@@ -484,3 +484,19 @@ def test_fs_sample_override_replaces_the_frame_rate():
         spec, freqs, _ = sa.compute_spectrograms(pts, home, 60.0, {**base, "Fs_sample": fs})
         k = int(spec[0, 0].mean(-1).argmax())
         assert k == int(np.abs(np.log(freqs / f_true)).argmin()), (fs, freqs[k])
+
+
+def test_spectrogram_figure_rows_are_bins_and_ticks_sit_at_their_frequencies():
+    """One image row per log-spaced bin; a tick at f Hz sits at the row of f (13 bins from
+    1 to 64 Hz: two rows per octave, so 8 Hz is row 6), bins outside get none."""
+    freqs = np.geomspace(1.0, 64.0, 13)
+    spec = np.random.default_rng(0).random((2, 1, 13, 20))
+    fig = sa.plot_point_spectrograms(spec, freqs, np.arange(20) * 0.5, point_indices=[4])
+    ax = fig.axes[0]
+    image = ax.get_images()[0]
+    np.testing.assert_array_equal(image.get_array(), spec[0, 0])
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["1", "2", "4", "8", "16", "32", "64"]
+    np.testing.assert_allclose(ax.get_yticks(), [0, 2, 4, 6, 8, 10, 12], atol=1e-9)
+    assert image.get_extent()[2:] == [-0.5, 12.5]
+    assert "point 4" in ax.get_title()
