@@ -5,11 +5,10 @@ the rounded mean of the colour channels, zero outside the ROI mask (grown by the
 then CLAHE. :func:`preprocess_chunks` runs it in worker threads, a few chunks ahead of the
 tracker (OpenCV releases the GIL, so CLAHE of the next chunks overlaps with tracking).
 
-With a mask, CLAHE runs only on the part of the frame that the mask can influence
-(:class:`ClaheCrop`), and gives exactly the full frame's result: outside that part the frame
-is zero, and CLAHE maps it to one constant. The cost of OpenCV's CLAHE grows with the number
-of tiles (each tile's 256-entry look-up table): with the original's 150 x 150 grid on a
-640 x 480 frame (22,500 tiles of 5 x 4 px, ~0.85 us each) the crop halves it.
+With a mask and small tiles (the original's 150 x 150 grid), CLAHE is
+:class:`~.clahe.MaskedClahe`: OpenCV's result to the bit, with look-up tables computed only
+for the tiles near the mask and only over the values their neighbourhood holds. Otherwise it
+is OpenCV's own CLAHE of the whole frame.
 """
 
 from __future__ import annotations
@@ -27,9 +26,10 @@ from face_rhythm.rois import combine_masks as combine_roi_masks
 from face_rhythm.video import rgb_to_gray
 
 from ..errors import TrackingError
+from .clahe import MAX_TILE_AREA, MaskedClahe, tile_geometry
 from .params import ClaheParams, TrackingParams
 
-__all__ = ["ClaheCrop", "Preprocessor", "as_chunks", "combine_masks", "grow_mask", "preprocess_chunks",
+__all__ = ["Preprocessor", "as_chunks", "combine_masks", "grow_mask", "preprocess_chunks",
            "validate_frames_freeze", "validate_points"]
 
 
@@ -126,114 +126,6 @@ def validate_frames_freeze(frames_freeze: Any, n_frames: int,
 
 
 # ----------------------------------------------------------------------------- preprocessing
-def _grow_tiles(tiles: np.ndarray) -> np.ndarray:
-    """Tiles (rows, cols) bool grown by one tile in the 8 directions."""
-    out = tiles.copy()
-    out[1:] |= tiles[:-1]
-    out[:-1] |= tiles[1:]
-    grown = out.copy()
-    out[:, 1:] |= grown[:, :-1]
-    out[:, :-1] |= grown[:, 1:]
-    return out
-
-
-def _span(flags: np.ndarray) -> tuple[int, int]:
-    idx = np.flatnonzero(flags)
-    return int(idx[0]), int(idx[-1]) + 1
-
-
-class ClaheCrop:
-    """The part of a masked frame that CLAHE needs, for a result equal to the whole frame's.
-
-    OpenCV's CLAHE (``cv2.createCLAHE(clip, (tx, ty)).apply``) of an (H, W) frame: unless
-    ``tx`` divides W and ``ty`` divides H, the frame is first padded on the right by
-    ``tx - W % tx`` and at the bottom by ``ty - H % ty`` columns/rows (``BORDER_REFLECT_101``);
-    the padded frame is cut into ``tx * ty`` tiles of (``tw``, ``th``) px; each tile's
-    look-up table (LUT) comes from its clipped histogram, and each pixel blends the LUTs of
-    the four nearest tile centres. All-zero tiles have the same LUT, so a pixel whose 3 x 3
-    tiles are all zero becomes one constant (:attr:`fill`). Hence: the tiles that meet the mask
-    (*content*), grown by one tile (*kept*: the only pixels that can differ from ``fill``),
-    grown by one more (the *rect*: the LUTs they need). CLAHE of the rect with the same tile
-    size gives the kept pixels exactly, as long as the blend weights are the same: OpenCV
-    computes them from ``x * (1 / tw) - 0.5`` in float32, which is shifted exactly by whole
-    tiles only when ``tw`` is a power of two. Along an axis whose tile size is not, the rect
-    starts at 0. (Tested against the whole frame in tests/point_tracking.)
-
-    Parameters
-    ----------
-    mask : (H, W) bool
-        Pixels outside are zero (the mask already grown by any margin).
-    clahe : ClaheParams
-
-    Attributes
-    ----------
-    useful : bool
-        The rect is smaller than the padded frame (otherwise CLAHE the whole frame).
-    rect : (y0, y1, x0, x1)
-        Pixels of the padded frame that go into CLAHE (may reach beyond H, W).
-    keep : (y0, y1, x0, x1)
-        Pixels of the frame taken from CLAHE of the rect; the rest is ``fill``.
-    grid : (int, int)
-        Tile grid (columns, rows) of the rect.
-    fill : int
-        CLAHE of an all-zero neighbourhood.
-    """
-
-    def __init__(self, mask: np.ndarray, clahe: ClaheParams):
-        h, w = mask.shape
-        tx, ty = clahe.tile_grid_size
-        he, we = (h, w) if (w % tx == 0 and h % ty == 0) else (h + ty - h % ty, w + tx - w % tx)
-        tw, th = we // tx, he // ty
-        m = mask.astype(np.uint8)
-        if (he, we) != (h, w):
-            m = cv2.copyMakeBorder(m, 0, he - h, 0, we - w, cv2.BORDER_REFLECT_101)
-        content = m.reshape(ty, th, tx, tw).any(axis=(1, 3))
-        if not content.any():  # nothing to crop to: the whole frame is `fill`
-            content[0, 0] = True
-        kept = _grow_tiles(content)
-        kept[-(-h // th):] = False  # tiles wholly in the padding are never output
-        kept[:, -(-w // tw):] = False
-        rect = _grow_tiles(kept)
-        (r0, r1), (c0, c1) = _span(rect.any(1)), _span(rect.any(0))
-        if th & (th - 1):
-            r0 = 0
-        if tw & (tw - 1):
-            c0 = 0
-        (k0, k1), (j0, j1) = _span(kept.any(1)), _span(kept.any(0))
-        self.shape = (h, w)
-        self.rect = (r0 * th, r1 * th, c0 * tw, c1 * tw)
-        self.keep = (k0 * th, min(k1 * th, h), j0 * tw, min(j1 * tw, w))
-        self.grid = (c1 - c0, r1 - r0)
-        self.useful = (r1 - r0) * (c1 - c0) < tx * ty
-        y0, y1, x0, x1 = self.rect
-        self.mask = np.ascontiguousarray(m[y0:y1, x0:x1])
-        zero = np.zeros((2 * th, 2 * tw), np.uint8)
-        self.fill = int(cv2.createCLAHE(clahe.clip_limit, (2, 2)).apply(zero)[0, 0])
-        #: the rect reaches into the padding: its source is this block of the frame, padded
-        self._pad = None
-        if y1 > h or x1 > w:
-            ys = y0 if y1 <= h else min(y0, max(0, 2 * h - y1 - 1))
-            xs = x0 if x1 <= w else min(x0, max(0, 2 * w - x1 - 1))
-            self._pad = (ys, xs, max(y1 - h, 0), max(x1 - w, 0))
-
-    def source(self, gray: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """The masked rect of one gray (H, W) frame, written into ``out`` (rect-shaped)."""
-        y0, y1, x0, x1 = self.rect
-        if self._pad is None:
-            return np.multiply(gray[y0:y1, x0:x1], self.mask, out=out)
-        ys, xs, pb, pr = self._pad
-        ext = cv2.copyMakeBorder(gray[ys:, xs:], 0, pb, 0, pr, cv2.BORDER_REFLECT_101)
-        return np.multiply(ext[y0 - ys:y1 - ys, x0 - xs:x1 - xs], self.mask, out=out)
-
-    def fill_outside(self, frames: np.ndarray) -> None:
-        """Set every pixel of (n, H, W) ``frames`` outside :attr:`keep` to :attr:`fill`."""
-        k0, k1, j0, j1 = self.keep
-        frames[:, :k0] = self.fill
-        frames[:, k1:] = self.fill
-        frames[:, k0:k1, :j0] = self.fill
-        frames[:, k0:k1, j1:] = self.fill
-
-
 class Preprocessor:
     """Grayscale (mean of channels), zero outside the mask, CLAHE: frames -> uint8 (H, W).
 
@@ -255,39 +147,20 @@ class Preprocessor:
         self._mask_u8 = None if self.mask is None else self.mask.astype(np.uint8)
         self.clahe = clahe
         self._local = threading.local()
-        crop = None if self.mask is None or clahe is None else ClaheCrop(self.mask, clahe)
-        #: CLAHE of the part of the frame the mask reaches (same result, fewer tiles)
-        self.crop = crop if crop is not None and crop.useful else None
+        #: CLAHE computed near the mask only (OpenCV's result, to the bit), for small tiles
+        self.masked_clahe = None
+        if self.mask is not None and clahe is not None:
+            _, _, tw, th = tile_geometry(self.mask.shape, clahe.tile_grid_size)
+            if tw * th <= MAX_TILE_AREA:
+                self.masked_clahe = MaskedClahe(self.mask, clahe)
 
     def _clahe(self):
         c = getattr(self._local, "clahe", None)
         if c is None:
-            grid = self.clahe.tile_grid_size if self.crop is None else self.crop.grid
-            c = cv2.createCLAHE(clipLimit=self.clahe.clip_limit, tileGridSize=grid)
+            c = cv2.createCLAHE(clipLimit=self.clahe.clip_limit,
+                                tileGridSize=self.clahe.tile_grid_size)
             self._local.clahe = c
         return c
-
-    def _cropped(self, gray: np.ndarray) -> np.ndarray:
-        """Mask and CLAHE through :attr:`crop`: (n, H, W) gray -> new (n, H, W)."""
-        crop, loc = self.crop, self._local
-        y0, y1, x0, x1 = crop.rect
-        src = getattr(loc, "src", None)
-        if src is None:
-            src = loc.src = np.empty((y1 - y0, x1 - x0), np.uint8)
-            loc.res = np.empty_like(src)
-        c = self._clahe()
-        out = np.empty(gray.shape, np.uint8)
-        h, w = crop.shape
-        k0, k1, j0, j1 = crop.keep
-        for i in range(gray.shape[0]):
-            masked = crop.source(gray[i], src)
-            if y1 <= h and x1 <= w:  # straight into the frame; the ring is refilled below
-                c.apply(masked, dst=out[i, y0:y1, x0:x1])
-            else:
-                res = c.apply(masked, dst=loc.res)
-                out[i, k0:k1, j0:j1] = res[k0 - y0:k1 - y0, j0 - x0:j1 - x0]
-        crop.fill_outside(out)
-        return out
 
     @staticmethod
     def _gray(chunk: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -319,10 +192,12 @@ class Preprocessor:
             if out.shape[1:] != self._mask_u8.shape:
                 raise TrackingError(f"frames of shape {out.shape[1:]} do not match the ROI "
                                     f"mask shape {self._mask_u8.shape}")
-            if self.crop is not None:
-                return self._cropped(out)
             out = np.multiply(out, self._mask_u8, out=out if owned else None)
             owned = True
+            if self.masked_clahe is not None:
+                for i in range(out.shape[0]):
+                    self.masked_clahe.apply(out[i], out=out[i])
+                return out
         if self.clahe is not None:
             c = self._clahe()
             dst = out if owned else np.empty(out.shape, dtype=np.uint8)

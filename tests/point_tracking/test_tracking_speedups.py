@@ -1,7 +1,7 @@
 """The tracker's fast paths give the straightforward computation's numbers, to the bit.
 
-- CLAHE of the part of the frame the mask reaches (:class:`ClaheCrop`) equals CLAHE of the
-  whole masked frame (OpenCV's padding, tile geometry and blend weights included);
+- CLAHE computed near the mask only (:class:`MaskedClahe`) equals OpenCV's CLAHE of the
+  whole masked frame (OpenCV's padding, tile geometry, clipping and blend weights included);
 - Lucas-Kanade split over threads (:class:`LucasKanade`) equals one OpenCV call;
 - tracking with both equals tracking of frames preprocessed the plain way, tracked with one
   LK call per frame (the original's parameters, synthetic face and the real mouse clip).
@@ -18,7 +18,7 @@ from face_rhythm import rois as fr_rois
 from face_rhythm import synthetic
 from face_rhythm import video as fr_video
 from face_rhythm.point_tracking.optical_flow import LucasKanade, lk_thread_count
-from face_rhythm.point_tracking.preprocess import ClaheCrop
+from face_rhythm.point_tracking.clahe import MaskedClahe
 
 #: Face polygon of mouseflow_face_75fps.mp4 (x, y), as in bench/bench_tracking.py.
 MOUSEFLOW_FACE = [[640, 215], [690, 205], [730, 235], [765, 280], [765, 300], [740, 310],
@@ -41,40 +41,75 @@ def _blurred(rng, n, h, w):
                                 .transpose(2, 0, 1))
 
 
-def test_clahe_crop_equals_whole_frame_clahe_on_random_geometries():
+def _frames_of_kind(rng, kind, n, h, w):
+    if kind == 0:  # smooth: narrow value ranges per tile
+        return _blurred(rng, n, h, w)
+    if kind == 1:  # noise: every value, full ranges
+        return rng.integers(0, 256, (n, h, w), dtype=np.uint8)
+    return (rng.integers(0, 4, (n, h, w)) * 60).astype(np.uint8)  # few values: clipping
+
+
+def _random_mask(rng, it, h, w):
+    mask = np.zeros((h, w), bool)
+    if it % 5 == 0:  # in the corner: the LUTs reach into OpenCV's padding
+        mask[-3:, -2:] = True
+    elif it % 5 == 1:  # a blob
+        cv2.circle(mask.view(np.uint8), (int(rng.integers(0, w)), int(rng.integers(0, h))),
+                   int(rng.integers(1, max(h, w) // 2)), 1, -1)
+    else:
+        y0, x0 = int(rng.integers(0, h)), int(rng.integers(0, w))
+        mask[y0:y0 + int(rng.integers(1, h)), x0:x0 + int(rng.integers(1, w))] = True
+    return mask
+
+
+def test_masked_clahe_equals_whole_frame_opencv_clahe_on_random_geometries():
     rng = np.random.default_rng(1)
-    n_cropped = 0
-    for it in range(160):
+    n_masked = 0
+    for it in range(200):
         h, w = int(rng.integers(16, 160)), int(rng.integers(16, 160))
-        if it % 4 == 0:  # the original's grid: tiles of a few px, often powers of two
+        if it % 4 == 0:  # the original's grid: tiles of a few px
             tx, ty = min(150, w), min(150, h)
         else:
             tx, ty = int(rng.integers(1, max(2, w // 2))), int(rng.integers(1, max(2, h // 2)))
-        frames = _blurred(rng, 2, h, w)
-        mask = np.zeros((h, w), bool)
-        y0, x0 = int(rng.integers(0, h)), int(rng.integers(0, w))
-        mask[y0:y0 + int(rng.integers(1, h)), x0:x0 + int(rng.integers(1, w))] = True
-        if it % 5 == 0:  # in the corner: the crop reaches into OpenCV's padding
-            mask[:] = False
-            mask[-3:, -2:] = True
+        frames = _frames_of_kind(rng, it % 3, 2, h, w)
+        mask = _random_mask(rng, it, h, w)
         clahe = fpt.ClaheParams(float(rng.choice([0.5, 2.0, 40.0])), (tx, ty))
         pre = fpt.Preprocessor(mask, clahe)
-        n_cropped += pre.crop is not None
+        n_masked += pre.masked_clahe is not None
         np.testing.assert_array_equal(pre(frames), plain_preprocess(frames, mask, clahe),
                                       err_msg=f"{h}x{w} grid {tx}x{ty}")
-    assert n_cropped > 100  # the fast path was taken
+    assert n_masked > 120  # the fast path was taken
 
 
-def test_clahe_crop_saves_tiles_and_keeps_blend_weights():
+@pytest.mark.parametrize("grid", [(8, 8), (3, 2), (150, 150), (64, 48)])
+def test_masked_clahe_equals_opencv_for_any_tile_size(grid):
+    """The class itself, also for tiles of more than 256 px (clipped counts of 256 and more
+    spread over every bin), where the preprocessor keeps OpenCV's own CLAHE."""
+    rng = np.random.default_rng(sum(grid))
+    for it in range(12):
+        h, w = int(rng.integers(max(grid[1], 40), 400)), int(rng.integers(max(grid[0], 40), 400))
+        mask = _random_mask(rng, it, h, w)
+        for frame in _frames_of_kind(rng, it % 3, 1, h, w):
+            frame = frame * mask.astype(np.uint8)
+            for clip in (0.01, 3.0, 40.0):
+                got = MaskedClahe(mask, fpt.ClaheParams(clip, grid)).apply(frame)
+                want = cv2.createCLAHE(clip, grid).apply(frame)
+                np.testing.assert_array_equal(got, want, err_msg=f"{h}x{w} {grid} {clip}")
+
+
+def test_masked_clahe_computes_the_luts_near_the_mask_only():
     mask = np.zeros((480, 640), bool)
     mask[200:300, 100:200] = True
-    crop = ClaheCrop(mask, fpt.ClaheParams(40.0, (150, 150)))  # tiles 5 x 4 px
-    y0, _, x0, _ = crop.rect
-    assert x0 == 0  # tiles 5 px wide: OpenCV's float weights are not shift-invariant
-    assert y0 > 0 and y0 % 4 == 0  # 4 px high: shifted by whole tiles, exactly
-    assert crop.useful and crop.grid[0] * crop.grid[1] < 150 * 150 / 5
-    assert crop.keep[0] <= 200 and crop.keep[1] >= 300 and crop.keep[3] >= 200
-    assert not ClaheCrop(np.ones((480, 640), bool), fpt.ClaheParams()).useful
+    mc = MaskedClahe(mask, fpt.ClaheParams(40.0, (150, 150)))  # tiles 5 x 4 px
+    assert mc.tile == (5, 4) and mc.padded == (600, 750)
+    # the mask's 25 rows x 20 columns of tiles, grown by two tiles each way
+    assert mc.n_luts == (25 + 4) * (20 + 4)
+    frame = np.zeros((480, 640), np.uint8)
+    frame[mask] = 100
+    out = mc.apply(frame)
+    np.testing.assert_array_equal(out, cv2.createCLAHE(40.0, (150, 150)).apply(frame))
+    assert (out[:150] == mc.fill).all() and (out[200:300, 100:200] != mc.fill).any()
+    assert MaskedClahe(np.ones((48, 64), bool), fpt.ClaheParams(2.0, (8, 8))).n_luts == 64
 
 
 @pytest.mark.parametrize("params", [fpt.REFERENCE_PARAMS, fpt.PROJECT_PARAMS],
@@ -117,7 +152,7 @@ def test_tracking_with_the_fast_paths_equals_the_plain_computation_synthetic():
     pts = fr_rois.grid_points(mask, 5)
     assert lk_thread_count(2, len(pts)) == 2  # LK is split
     fast, slow = _track_both_ways(frames, mask, pts, fpt.REFERENCE_PARAMS)
-    assert fpt.Preprocessor.from_params(mask, fpt.REFERENCE_PARAMS).crop is not None
+    assert fpt.Preprocessor.from_params(mask, fpt.REFERENCE_PARAMS).masked_clahe is not None
     np.testing.assert_array_equal(fast, slow)
     fast, slow = _track_both_ways(frames[:20], mask, pts, fpt.PROJECT_PARAMS)
     np.testing.assert_array_equal(fast, slow)
