@@ -17,8 +17,8 @@ from face_rhythm import point_tracking as fpt
 from face_rhythm import rois as fr_rois
 from face_rhythm import synthetic
 from face_rhythm import video as fr_video
-from face_rhythm.point_tracking.optical_flow import LucasKanade, lk_thread_count
 from face_rhythm.point_tracking.clahe import MaskedClahe
+from face_rhythm.point_tracking.optical_flow import LucasKanade, lk_thread_count
 
 #: Face polygon of mouseflow_face_75fps.mp4 (x, y), as in bench/bench_tracking.py.
 MOUSEFLOW_FACE = [[640, 215], [690, 205], [730, 235], [765, 280], [765, 300], [740, 310],
