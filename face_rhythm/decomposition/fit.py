@@ -1,7 +1,8 @@
 """Fitting: validate a tensor and method parameters, fit a CP model with tensorly.
 
 :func:`fit_cp` runs one of :data:`METHODS` on the numpy or pytorch backend (CPU or CUDA,
-seeded) with the copy-free MTTKRP of :mod:`.mttkrp`, and returns the factors with unit-norm
+seeded) with the copy-free MTTKRP of :mod:`.mttkrp` (and, on numpy, tensorly's 2-norm of the
+whole tensor without its tensor-sized temporary, :func:`sum_squares`), and returns the factors with unit-norm
 columns and the scale in the weights (applied once, nowhere else). tensorly and torch are
 imported lazily.
 """
@@ -24,7 +25,7 @@ from .mttkrp import _fast_tenalg_backend
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["METHODS", "check_fit_inputs", "fit_cp", "resolve_device"]
+__all__ = ["METHODS", "check_fit_inputs", "fit_cp", "resolve_device", "sum_squares"]
 
 #: Decomposition classes of ``tensorly.decomposition`` that :func:`fit_cp` accepts.
 METHODS = ("CP_NN_HALS", "CP", "RandomizedCP", "ConstrainedCP")
@@ -197,6 +198,44 @@ def _normalize_cp(weights: np.ndarray, factors: list[np.ndarray],
         out[-1] *= s
     return w, out
 
+#: Elements per block of :func:`sum_squares` (4 M: 16 MB of float32 squares at a time).
+SUM_SQUARES_BLOCK = 1 << 22
+
+
+def sum_squares(flat: np.ndarray) -> np.floating:
+    """``np.sum(np.abs(flat) ** 2)`` of a contiguous 1-D real array, to the bit, in blocks.
+
+    numpy sums a contiguous 1-D array pairwise, splitting ``n`` elements at ``n // 2``
+    rounded down to a multiple of 8; splitting the same way down to blocks of at most
+    :data:`SUM_SQUARES_BLOCK` and squaring one block at a time gives its result without the
+    tensor-sized temporary of tensorly's ``norm`` (``abs``, squared in place by numpy).
+    """
+    n = flat.size
+    if n <= SUM_SQUARES_BLOCK:
+        return np.sum(np.square(flat))
+    half = n // 2
+    half -= half % 8
+    return sum_squares(flat[:half]) + sum_squares(flat[half:])
+
+
+def _light_numpy_backend():
+    """tensorly's numpy backend whose 2-norm of a whole C-contiguous real tensor is
+    ``sqrt(sum_squares(...))``: tensorly's own number, without copies of the tensor."""
+    from tensorly.backend.numpy_backend import NumpyBackend
+
+    backend = NumpyBackend()
+    generic = backend.norm
+
+    def norm(tensor, order=2, axis=None):
+        if (order == 2 and axis in (None, ()) and isinstance(tensor, np.ndarray)
+                and tensor.dtype.kind == "f" and tensor.flags.c_contiguous):
+            return np.sqrt(sum_squares(tensor.reshape(-1)))
+        return generic(tensor, order=order, axis=axis)
+
+    backend.norm = norm
+    return backend
+
+
 def fit_cp(tensor: np.ndarray, method: str = "CP_NN_HALS",
            params_method: Mapping[str, Any] | None = None, backend: str = "numpy",
            device: str = "cpu", seed: int | None = 0, dtype: str = "float32",
@@ -250,7 +289,7 @@ def fit_cp(tensor: np.ndarray, method: str = "CP_NN_HALS",
 
     cls = _method_class(method)
     t0 = time.perf_counter()
-    with tl.backend_context(backend):
+    with tl.backend_context(_light_numpy_backend() if backend == "numpy" else backend):
         if backend == "pytorch":
             import torch
 

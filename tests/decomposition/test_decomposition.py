@@ -617,3 +617,47 @@ def test_one_video_and_no_normalisation_copy_nothing():
     two, _ = dec.rearrange_data({"a": spec, "b": spec}, method_handling_dictElements="concatenate")
     assert two["concatenated"].shape == (10, 4, 60)
     assert not np.shares_memory(two["concatenated"], spec)
+
+
+def test_sum_squares_is_numpys_to_the_bit_in_blocks(monkeypatch):
+    from face_rhythm.decomposition import fit as dec_fit
+
+    monkeypatch.setattr(dec_fit, "SUM_SQUARES_BLOCK", 1000)
+    rng = np.random.default_rng(11)
+    for n in (1, 7, 999, 1000, 1001, 8191, 123_457, 2_000_003):
+        x = (rng.standard_normal(n) * 10 ** rng.uniform(-3, 3, n)).astype(np.float32)
+        assert dec_fit.sum_squares(x) == np.sum(np.abs(x) ** 2), n
+        assert dec_fit.sum_squares(x.astype(np.float64)) == np.sum(np.abs(x.astype(float)) ** 2)
+
+
+def test_fit_norm_needs_no_tensor_sized_temporaries_and_keeps_the_numbers(monkeypatch):
+    """tensorly's ``norm`` of the whole tensor (``sqrt(sum(abs(x) ** 2))``: a temporary of
+    the tensor's size, which numpy reuses for the square) is computed in blocks during a
+    numpy fit: the same factors and errors as with tensorly's own norm, and the fit's peak
+    no longer holds a copy of the tensor."""
+    import tracemalloc
+
+    import tensorly as tl
+
+    from face_rhythm.decomposition import fit as dec_fit
+
+    rng = np.random.default_rng(5)
+    x = rng.random((200, 30, 250), dtype=np.float32)  # 6 MB
+    kw = {"rank": 4, "n_iter_max": 12, "init": "random", "tol": 0}
+    monkeypatch.setattr(dec_fit, "SUM_SQUARES_BLOCK", 50_000)
+    backend = dec_fit._light_numpy_backend()
+    assert backend.norm(x) == tl.norm(x) and backend.norm(x[:, ::2]) == tl.norm(x[:, ::2])
+    tracemalloc.start()
+    w1, f1, i1 = dec.fit_cp(x, "CP_NN_HALS", kw, seed=2)
+    light_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    monkeypatch.setattr(dec_fit, "_light_numpy_backend", lambda: "numpy")  # tensorly's own
+    tracemalloc.start()
+    w2, f2, i2 = dec.fit_cp(x, "CP_NN_HALS", kw, seed=2)
+    plain_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    np.testing.assert_array_equal(w1, w2)
+    np.testing.assert_array_equal(i1["rec_errors"], i2["rec_errors"])
+    for a, b in zip(f1, f2):
+        np.testing.assert_array_equal(a, b)
+    assert plain_peak - light_peak > 0.7 * x.nbytes, (plain_peak, light_peak)
