@@ -27,8 +27,9 @@ def tile_luts(ext, tw, th, clip, scale, lut_tiles, range_tiles, tmin, tmax, lut,
     """LUTs (``lut``: tiles x 256, flat) of the tiles ``lut_tiles`` (K, 2) (row, col).
 
     Each LUT is filled only over ``[lo, hi]``: the smallest and largest value of its 3 x 3
-    tiles (every pixel that reads it lies there), from ``tmin`` / ``tmax``, first computed
-    for ``range_tiles``. ``hist`` (256,) int64 is zero on entry and on exit.
+    tiles (every pixel that reads it lies there, and so does every pixel counted in it),
+    from ``tmin`` / ``tmax``, first computed for ``range_tiles``. ``hist`` (256,) int64 is
+    zero on entry and on exit.
     """
     ty, tx = tmin.shape
     for n in range(range_tiles.shape[0]):
@@ -53,46 +54,41 @@ def tile_luts(ext, tw, th, clip, scale, lut_tiles, range_tiles, tmin, tmax, lut,
         for y in range(y0, y0 + th):
             for x in range(x0, x0 + tw):
                 hist[ext[y, x]] += 1
+        # clip; no bin below lo has a count (lo <= the tile's own smallest value)
         excess = 0
-        below = 0  # clipped counts of the bins below lo
-        if area > 256:  # walk the bins
-            for v in range(256):
-                c = hist[v]
-                if clip > 0 and c > clip:
-                    excess += c - clip
-                    c = clip
-                    hist[v] = c
-                if v < lo:
-                    below += c
-        else:  # walk the pixels (a bin is clipped once, then counted once)
+        if clip > 0 and area > 256:  # walk the bins
+            for v in range(lo, hi + 1):
+                if hist[v] > clip:
+                    excess += hist[v] - clip
+                    hist[v] = clip
+        elif clip > 0:  # walk the pixels (a bin is clipped on its first visit)
             for y in range(y0, y0 + th):
                 for x in range(x0, x0 + tw):
                     v = ext[y, x]
-                    if clip > 0 and hist[v] > clip:
+                    if hist[v] > clip:
                         excess += hist[v] - clip
                         hist[v] = clip
-            for y in range(y0, y0 + th):
-                for x in range(x0, x0 + tw):
-                    v = ext[y, x]
-                    if v < lo and hist[v] > 0:
-                        below += hist[v]
-                        hist[v] = 0
         batch = excess // 256
         resid = excess - batch * 256
         step = max(256 // resid, 1) if resid > 0 else 256
         n_extra = min(resid, (lo - 1) // step + 1) if resid > 0 and lo > 0 else 0
-        cum = below + batch * lo + n_extra
+        cum = batch * lo + n_extra
         nxt = n_extra * step if n_extra < resid else _NEVER  # next bin given one more
         base = (i * tx + j) * 256
-        for v in range(lo, hi + 1):
-            cum += hist[v] + batch
-            if v == nxt:
-                cum += 1
-                n_extra += 1
-                nxt = n_extra * step if n_extra < resid else _NEVER
-            lut[base + v] = np.uint8(np.rint(np.float32(cum) * scale))
+        if nxt == _NEVER and batch == 0:  # no counts spread back (the usual case)
+            for v in range(lo, hi + 1):
+                cum += hist[v]
+                lut[base + v] = np.uint8(np.rint(np.float32(cum) * scale))
+        else:
+            for v in range(lo, hi + 1):
+                cum += hist[v] + batch
+                if v == nxt:
+                    cum += 1
+                    n_extra += 1
+                    nxt = n_extra * step if n_extra < resid else _NEVER
+                lut[base + v] = np.uint8(np.rint(np.float32(cum) * scale))
         if area > 256:
-            hist[:] = 0
+            hist[lo:hi + 1] = 0
         else:
             for y in range(y0, y0 + th):
                 for x in range(x0, x0 + tw):
