@@ -2,9 +2,9 @@
 
 :func:`fit_cp` runs one of :data:`METHODS` on the numpy or pytorch backend (CPU or CUDA,
 seeded) with the copy-free MTTKRP of :mod:`.mttkrp` (and, on numpy, tensorly's 2-norm of the
-whole tensor without its tensor-sized temporary, :func:`sum_squares`), and returns the factors with unit-norm
-columns and the scale in the weights (applied once, nowhere else). tensorly and torch are
-imported lazily.
+whole tensor without its tensor-sized temporary, :func:`sum_squares`), and returns the
+factors with unit-norm columns and the scale in the weights (applied once, nowhere else).
+tensorly and torch are imported lazily.
 """
 
 from __future__ import annotations
@@ -197,6 +197,7 @@ def _normalize_cp(weights: np.ndarray, factors: list[np.ndarray],
         w *= s
         out[-1] *= s
     return w, out
+
 
 #: Elements per block of :func:`sum_squares` (4 M: 16 MB of float32 squares at a time).
 SUM_SQUARES_BLOCK = 1 << 22

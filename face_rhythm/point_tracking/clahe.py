@@ -31,6 +31,7 @@ import threading
 import cv2
 import numpy as np
 
+from ..errors import TrackingError
 from .params import ClaheParams
 
 __all__ = ["MaskedClahe", "grow_tiles", "tile_geometry"]
@@ -126,21 +127,30 @@ class MaskedClahe:
             loc.hist = np.zeros(256, np.int64)
             loc.tmin = np.zeros((ty, tx), np.uint8)
             loc.tmax = np.zeros((ty, tx), np.uint8)
+            loc.ext = np.empty(self.padded, np.uint8)  # the padded frame, when padded
         return loc
 
     def apply(self, frame: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """CLAHE of one (H, W) uint8 frame (zero outside the mask) into ``out`` (H, W)."""
+        """CLAHE of one (H, W) uint8 frame (zero outside the mask) into ``out`` (H, W).
+
+        ``out`` may be ``frame`` itself.
+        """
         from ._clahe_kernels import blend, tile_luts
 
         h, w = self.shape
-        he, we = self.padded
-        tw, th = self.tile
         frame = np.ascontiguousarray(frame)
-        ext = frame if (he, we) == (h, w) else cv2.copyMakeBorder(
-            frame, 0, he - h, 0, we - w, cv2.BORDER_REFLECT_101)
+        if frame.shape != (h, w) or frame.dtype != np.uint8:
+            raise TrackingError(f"CLAHE: frame {frame.shape} {frame.dtype}, expected ({h}, {w})"
+                                " uint8 (the mask's shape)")
         if out is None:
             out = np.empty((h, w), np.uint8)
+        elif out.shape != (h, w) or out.dtype != np.uint8:
+            raise TrackingError(f"CLAHE: out {out.shape} {out.dtype}, expected ({h}, {w}) uint8")
+        he, we = self.padded
+        tw, th = self.tile
         b = self._buffers()
+        ext = frame if (he, we) == (h, w) else cv2.copyMakeBorder(
+            frame, 0, he - h, 0, we - w, cv2.BORDER_REFLECT_101, dst=b.ext)
         tile_luts(ext, tw, th, self.clip, self.scale, self.lut_tiles, self.range_tiles,
                   b.tmin, b.tmax, b.lut, b.hist)
         blend(ext, h, w, tw, th, self.out_tiles, np.uint8(self.fill), *self.rows, *self.cols,

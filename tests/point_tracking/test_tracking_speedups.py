@@ -166,3 +166,15 @@ def test_tracking_with_the_fast_paths_equals_the_plain_computation_mouseflow(sha
     pts = fr_rois.grid_points(mask, 5)
     fast, slow = _track_both_ways(frames, mask, pts, fpt.REFERENCE_PARAMS)
     np.testing.assert_array_equal(fast, slow)
+
+
+def test_masked_clahe_refuses_a_frame_of_another_shape_in_one_line():
+    mc = MaskedClahe(np.ones((48, 64), bool), fpt.ClaheParams(2.0, (30, 30)))
+    with pytest.raises(fpt.TrackingError, match=r"expected \(48, 64\) uint8"):
+        mc.apply(np.zeros((64, 48), np.uint8))
+    with pytest.raises(fpt.TrackingError, match="out"):
+        mc.apply(np.zeros((48, 64), np.uint8), out=np.zeros((48, 64), np.float32))
+    frame = np.random.default_rng(0).integers(0, 256, (48, 64), dtype=np.uint8)
+    want = cv2.createCLAHE(2.0, (30, 30)).apply(frame)
+    mc.apply(frame, out=frame)  # in place
+    np.testing.assert_array_equal(frame, want)
