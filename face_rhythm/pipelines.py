@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import logging
 import random
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,8 @@ def pipeline_basic(params: Mapping[str, Any]) -> dict[str, Any]:
         del pt
     if videos is not None:
         videos.close()
+    if "VQT" in steps or "TCA" in steps:
+        _seed_torch(seed)  # torch is first loaded here: nothing before draws from it
     if "VQT" in steps:
         save(_run_vqt(params, analysis, path_run_info, device))
     if "TCA" in steps:
@@ -182,16 +185,27 @@ def _analysis_file(analysis: Path, name: str, step: str) -> Path:
 
 
 def _set_random_seed(seed: int | None) -> int:
-    """Seed Python's, numpy's and torch's generators; draw a seed when ``seed`` is None."""
+    """Seed Python's and numpy's generators (and torch's, if it is loaded already); draw a
+    seed when ``seed`` is None.
+
+    torch (220 MB) is otherwise seeded by :func:`_seed_torch` just before the first step that
+    uses it: the steps before (videos, ROIs, tracking) draw nothing from it, so its
+    generator's state is the same, and the tracking step runs without torch in memory.
+    """
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
     seed = int(seed)
     random.seed(seed)
     np.random.seed(seed)
+    if "torch" in sys.modules:
+        _seed_torch(seed)
+    return seed
+
+
+def _seed_torch(seed: int) -> None:
     import torch  # lazy: heavy
 
     torch.manual_seed(seed)
-    return seed
 
 
 def _video_paths(spec: Any) -> list[str]:

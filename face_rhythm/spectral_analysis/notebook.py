@@ -24,7 +24,6 @@ from face_rhythm.util.fr_module import FR_Module
 
 from .figures import plot_point_spectrograms
 from .params import SpectralParams, check_vqt_params
-from .streaming import compute_spectrograms
 from .traces import _check_inputs
 from .vqt_model import _freqs, make_vqt, time_axis
 
@@ -204,6 +203,8 @@ class VQT_Analyzer(FR_Module):
         _check_inputs(pt, np.asarray(point_positions, dtype=np.float64))
         model = self._model(frame_rate, pt.shape[0])
         params = dataclasses.replace(self._params, Fs_sample=None)
+        from .streaming import compute_spectrograms  # loads torch: only when computing
+
         spec, freqs, x = compute_spectrograms(pt, point_positions, float(model.Fs_sample),
                                               params, model=model)
         return spec, x, freqs

@@ -11,15 +11,17 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from face_rhythm.devices import resolve_device as _resolve_device_name
 from face_rhythm.errors import SpectralParamsError
 
 from .params import check_vqt_params
+
+if TYPE_CHECKING:  # torch (220 MB, 2 s) is loaded by the functions that use it
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
     A thin adapter over :func:`face_rhythm.devices.resolve_device` that returns a
     ``torch.device`` and raises :class:`~face_rhythm.errors.SpectralParamsError`.
     """
+    import torch
+
     return torch.device(_resolve_device_name(device, key="vqt.device",
                                              error=SpectralParamsError))
 
@@ -116,6 +120,8 @@ def vqt_rows(model, rows: torch.Tensor | np.ndarray,
     (R, F, T_out) tensor on the model's device
         Magnitude (float32) when ``take_abs``, else complex64.
     """
+    import torch
+
     x = torch.as_tensor(rows, dtype=torch.float32).to(_model_device(model))
     if x.ndim == 1:
         x = x[None]
@@ -138,4 +144,6 @@ def time_axis(model, n_frames: int) -> np.ndarray:
 
 def _freqs(model) -> np.ndarray:
     """Centre frequencies of the model's filters, (F,) float32 Hz."""
+    import torch
+
     return np.asarray(torch.as_tensor(model.freqs).cpu().numpy(), dtype=np.float32)

@@ -599,6 +599,41 @@ def test_randomized_svd_init_is_tensorlys_to_the_bit_with_one_copy_less():
         np.testing.assert_array_equal(a, b)
 
 
+def test_tall_range_basis_is_orthonormalised_in_blocks_with_the_same_svd(monkeypatch):
+    """A tall range basis goes through the blockwise QR (``tall_q``): an orthonormal basis
+    of the same columns, and the randomized SVD's U, S, V equal tensorly's to rounding (up to
+    the signs of singular pairs, which tensorly's ``svd_interface`` then fixes)."""
+    from tensorly.tenalg import svd as tl_svd
+
+    from face_rhythm.decomposition import svd as fr_svd
+
+    rng = np.random.default_rng(11)
+    y = rng.standard_normal((5003, 7)).astype(np.float32)
+    q = fr_svd.tall_q(y, block=600)
+    assert q.shape == y.shape and q.dtype == np.float32
+    np.testing.assert_allclose(q.T.astype(np.float64) @ q, np.eye(7), atol=1e-6)
+    np.testing.assert_allclose(q @ (q.T @ y), y, atol=1e-4)
+    # its Q spans what numpy's spans: the projections agree
+    q_np = np.linalg.qr(y)[0]
+    np.testing.assert_allclose(q @ q.T @ q_np, q_np, atol=1e-5)
+
+    calls = []
+    real_tall_q = fr_svd.tall_q
+    monkeypatch.setattr(fr_svd, "TALL_ROWS", 1000)
+    monkeypatch.setattr(fr_svd, "tall_q",
+                        lambda m: calls.append(m.shape) or real_tall_q(m, block=700))
+    low = rng.random((24, 4)) @ rng.random((4, 6000))
+    for a in (low.astype(np.float32), low.T.astype(np.float32)):
+        a = a + np.float32(0.01) * rng.random(a.shape, dtype=np.float32)
+        u, s_, v = fr_svd.randomized_svd(a, 6, random_state=3)
+        ours = (*tl_svd.svd_flip(u, v), s_)  # as tensorly's svd_interface flips both
+        u, s_, v = tl_svd.randomized_svd(a, n_eigenvecs=6, random_state=3)
+        theirs = (*tl_svd.svd_flip(u, v), s_)
+        for x, z in zip(ours, theirs):
+            np.testing.assert_allclose(x, z, rtol=1e-4, atol=1e-5 * np.abs(z).max())
+    assert len(calls) == 6 and all(c[0] == 6000 for c in calls), calls
+
+
 def test_one_video_and_no_normalisation_copy_nothing():
     """A single contiguous element is folded and 'concatenated' as a view of the input, and
     normalisation with neither option returns the tensor itself: no copy of the data."""

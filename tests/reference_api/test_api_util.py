@@ -289,6 +289,27 @@ def test_import_face_rhythm_is_light_and_gives_submodules_lazily():
     assert out.returncode == 0, out.stderr
 
 
+def test_pipelines_and_the_notebook_classes_load_torch_only_when_they_compute():
+    """``pipeline_basic`` tracks without torch in memory (220 MB): importing the pipelines,
+    the notebook classes and seeding the run leave it out; torch is seeded when loaded."""
+    code = (
+        "import sys\n"
+        "from face_rhythm import pipelines\n"
+        "from face_rhythm.spectral_analysis import VQT_Analyzer\n"
+        "from face_rhythm.point_tracking import PointTracker\n"
+        "seed = pipelines._set_random_seed(5)\n"
+        "assert 'torch' not in sys.modules, 'torch loaded'\n"
+        "pipelines._seed_torch(seed)\n"
+        "import torch\n"
+        "a = torch.rand(3)\n"
+        "torch.manual_seed(5)\n"
+        "assert torch.equal(a, torch.rand(3))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+
+
 def test_every_documented_submodule_is_an_attribute():
     import face_rhythm as fr
 
