@@ -272,6 +272,13 @@ DOCUMENTED = ["alignment", "alignment_multisession", "data_importing", "decompos
               "spectral_analysis", "util", "visualization"]
 
 
+def _run_fresh(code: str) -> None:
+    """Run ``code`` in a fresh interpreter (nothing imported yet); fail with its stderr."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+
+
 def test_import_face_rhythm_is_light_and_gives_submodules_lazily():
     code = (
         "import sys, face_rhythm as fr\n"
@@ -284,9 +291,7 @@ def test_import_face_rhythm_is_light_and_gives_submodules_lazily():
         "try:\n    fr.no_such_module\nexcept AttributeError:\n    pass\n"
         "else:\n    raise SystemExit('no AttributeError')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=False)
-    assert out.returncode == 0, out.stderr
+    _run_fresh(code)
 
 
 def test_pipelines_and_the_notebook_classes_load_torch_only_when_they_compute():
@@ -305,9 +310,7 @@ def test_pipelines_and_the_notebook_classes_load_torch_only_when_they_compute():
         "torch.manual_seed(5)\n"
         "assert torch.equal(a, torch.rand(3))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=False)
-    assert out.returncode == 0, out.stderr
+    _run_fresh(code)
 
 
 def test_every_documented_submodule_is_an_attribute():
