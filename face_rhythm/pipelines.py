@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import logging
 import random
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -185,20 +184,17 @@ def _analysis_file(analysis: Path, name: str, step: str) -> Path:
 
 
 def _set_random_seed(seed: int | None) -> int:
-    """Seed Python's and numpy's generators (and torch's, if it is loaded already); draw a
-    seed when ``seed`` is None.
+    """Seed Python's and numpy's generators; draw a seed when ``seed`` is None.
 
-    torch (220 MB) is otherwise seeded by :func:`_seed_torch` just before the first step that
-    uses it: the steps before (videos, ROIs, tracking) draw nothing from it, so its
-    generator's state is the same, and the tracking step runs without torch in memory.
+    torch (220 MB) is seeded by :func:`_seed_torch` just before the first step that uses it:
+    the steps before (videos, ROIs, tracking) draw nothing from it, so its generator's state
+    is the same, and the tracking step runs without torch in memory.
     """
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
     seed = int(seed)
     random.seed(seed)
     np.random.seed(seed)
-    if "torch" in sys.modules:
-        _seed_torch(seed)
     return seed
 
 
