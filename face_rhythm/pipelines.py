@@ -148,7 +148,7 @@ def pipeline_basic(params: Mapping[str, Any]) -> dict[str, Any]:
     if videos is not None:
         videos.close()
     if "VQT" in steps or "TCA" in steps:
-        _seed_torch(seed)  # torch is first loaded here: nothing before draws from it
+        _seed_torch(seed, load=device != "cpu")
     if "VQT" in steps:
         save(_run_vqt(params, analysis, path_run_info, device))
     if "TCA" in steps:
@@ -186,9 +186,9 @@ def _analysis_file(analysis: Path, name: str, step: str) -> Path:
 def _set_random_seed(seed: int | None) -> int:
     """Seed Python's and numpy's generators; draw a seed when ``seed`` is None.
 
-    torch (220 MB) is seeded by :func:`_seed_torch` just before the first step that uses it:
-    the steps before (videos, ROIs, tracking) draw nothing from it, so its generator's state
-    is the same, and the tracking step runs without torch in memory.
+    torch (220 MB) is seeded by :func:`_seed_torch` before the VQT and TCA steps, when they
+    use it: the steps before (videos, ROIs, tracking) draw nothing from it, so its
+    generator's state is the same, and a CPU run does not load it at all.
     """
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
@@ -198,7 +198,16 @@ def _set_random_seed(seed: int | None) -> int:
     return seed
 
 
-def _seed_torch(seed: int) -> None:
+def _seed_torch(seed: int, load: bool) -> None:
+    """Seed torch's generator if torch is loaded, or is loaded now when ``load`` (a GPU run).
+
+    On the CPU the steps compute without torch (the VQT's filter bank, tensorly's numpy
+    backend), so nothing can draw from its generator; its pytorch backend seeds itself.
+    """
+    import sys
+
+    if not load and "torch" not in sys.modules:
+        return
     import torch  # lazy: heavy
 
     torch.manual_seed(seed)

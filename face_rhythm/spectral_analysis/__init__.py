@@ -3,7 +3,8 @@
 Each tracked point gives two displacement traces (x and y, relative to its home position).
 Each trace goes through the variable-Q transform of the :mod:`vqt` package (``vqt.VQT``, a
 bank of analytic windowed-cosine filters applied by FFT convolution, then average-pooled in
-time by ``downsample_factor``); the raw spectrograms are then normalised as in the original
+time by ``downsample_factor``; on the CPU its :class:`~.filterbank.FilterBank` twin computes
+the same numbers faster and without torch); the raw spectrograms are then normalised as in the original
 face-rhythm pipeline (:mod:`.normalization`) and stored as ``(2, N, F, T)`` (x rows first,
 then y) in ``spectrogram.h5``.
 
@@ -15,6 +16,8 @@ module             holds
 ``params``         :class:`SpectralParams` (the only defaults), :func:`check_vqt_params`,
                    :func:`expected_window_length`, :data:`DEFAULT_PARAMS_VQT`
 ``traces``         :func:`displacements_to_rows`: tracks (T, N, 2) -> traces (2N, T)
+``filterbank``     :class:`FilterBank`, :func:`make_filter_bank` (vqt's filters without
+                   vqt), :func:`valid_magnitudes` (the VQT on the CPU)
 ``vqt_model``      :func:`make_vqt`, :func:`vqt_rows` (time pieces), :func:`time_axis`,
                    :func:`resolve_device`
 ``normalization``  :func:`normalize_spectrogram` (the formula, in memory)
@@ -56,6 +59,7 @@ from .params import (
 # The rest is imported on first access (PEP 562): torch, vqt and matplotlib load only in the
 # jobs that compute or draw, not in those that only check a config (video_metadata).
 _LAZY = {
+    "filterbank": ("FilterBank", "make_filter_bank", "valid_magnitudes"),
     "figures": ("plot_point_spectrograms", "representative_points", "save_spectrogram_figure"),
     "normalization": ("normalize_spectrogram",),
     "notebook": ("VQT_Analyzer",),
@@ -73,6 +77,7 @@ __all__ = [
     "DEFAULT_PARAMS_VQT",
     "MAX_BLOCK_BYTES",
     "MAX_WORK_BYTES",
+    "FilterBank",
     "SpectralParams",
     "SpectralParamsError",
     "SpectrogramFile",
@@ -88,6 +93,7 @@ __all__ = [
     "displacements_to_rows",
     "effective_batch_size",
     "expected_window_length",
+    "make_filter_bank",
     "make_vqt",
     "n_time_bins",
     "normalize_spectrogram",
@@ -103,6 +109,7 @@ __all__ = [
     "save_spectrogram_figure",
     "spectrogram_from_tracking_file",
     "time_axis",
+    "valid_magnitudes",
     "vqt_rows",
     "write_spectrogram_h5",
     "write_spectrograms",

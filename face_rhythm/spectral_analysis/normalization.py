@@ -17,21 +17,20 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import torch
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["normalize_spectrogram"]
 
 
-def normalize_spectrogram(spec: np.ndarray | torch.Tensor, freqs: np.ndarray,
+def normalize_spectrogram(spec: np.ndarray, freqs: np.ndarray,
                           normalization_factor: float, spectrogram_exponent: float = 1.0,
                           one_over_f_exponent: float = 0.0) -> np.ndarray:
     """The normalisation formula applied to a whole raw spectrogram held in memory.
 
     Parameters
     ----------
-    spec : (R, F, T) array, real (magnitudes) or complex
+    spec : (R, F, T) array (or CPU tensor), real (magnitudes) or complex
         Raw VQT output of all rows.
     freqs : (F,) array
         Centre frequencies in Hz.
@@ -44,17 +43,30 @@ def normalize_spectrogram(spec: np.ndarray | torch.Tensor, freqs: np.ndarray,
         ``|S|^e / (nf * m[t] + 1 - nf) * f^a`` with ``m[t]`` the mean over rows of the sum over
         frequencies of ``|S|^e``; complex input keeps its phase.
     """
-    s = torch.as_tensor(spec)
-    is_c = torch.is_complex(s)
-    mag = torch.abs(s) if is_c else s.to(torch.float32)
-    s_exp = mag if spectrogram_exponent == 1 else mag ** float(spectrogram_exponent)
-    m = torch.sum(s_exp, dim=(0, 1), dtype=torch.float64).cpu().numpy() / s_exp.shape[0]
-    if is_c:
-        s_exp = torch.polar(s_exp, torch.angle(s))
-    out = s_exp.cpu().numpy()
-    _normalize_block_inplace(out, _denominator(m, normalization_factor),
+    raw = np.asarray(spec)
+    out, total = _powered(raw, spectrogram_exponent, np.iscomplexobj(raw))
+    if np.shares_memory(out, raw):
+        out = out.copy()  # the caller's array is not normalised in place
+    _normalize_block_inplace(out, _denominator(total / raw.shape[0], normalization_factor),
                              _one_over_f(freqs, one_over_f_exponent))
     return out
+
+
+def _powered(raw: np.ndarray, exponent: float, keep_phase: bool
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """``|raw| ** exponent`` (with ``raw``'s phase when ``keep_phase``) and its sum over rows
+    and frequencies per time point. The first may be ``raw`` itself (real, exponent 1).
+
+    Returns
+    -------
+    (R, F, T) float32 (complex64 when ``keep_phase``), and (T,) float64
+    """
+    mag = np.abs(raw) if np.iscomplexobj(raw) else raw.astype(np.float32, copy=False)
+    s_exp = mag if float(exponent) == 1 else mag ** np.float32(exponent)
+    total = s_exp.sum(axis=(0, 1), dtype=np.float64)
+    if keep_phase:
+        s_exp = (s_exp * np.exp(1j * np.angle(raw))).astype(np.complex64)
+    return s_exp, total
 
 
 def _denominator(m: np.ndarray, nf: float) -> np.ndarray:

@@ -8,6 +8,7 @@ defaults are the reference class's (55 bins, 1-40 Hz, 90 fps), not the workflow'
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import math
 import os
@@ -23,9 +24,10 @@ from face_rhythm.runlog import progress_bar
 from face_rhythm.util.fr_module import FR_Module
 
 from .figures import plot_point_spectrograms
-from .params import SpectralParams, check_vqt_params
+from .filterbank import make_filter_bank
+from .params import SpectralParams, _vqt_signature, check_vqt_params
 from .traces import _check_inputs
-from .vqt_model import _freqs, make_vqt, time_axis
+from .vqt_model import _freqs, filters_array, make_vqt, time_axis, window_array
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +42,8 @@ _OLD_VQT_KEYS = {"DEVICE_compute": "device", "batch_size": "batch_size",
 
 def _vqt_signature_defaults() -> dict:
     """``vqt.VQT``'s own defaults (the original passes ``params_VQT`` straight to it)."""
-    import inspect
-
-    import vqt
-
-    return {k: p.default for k, p in inspect.signature(vqt.VQT.__init__).parameters.items()
-            if k not in ("self", "verbose", "Fs_sample")
-            and p.default is not inspect.Parameter.empty}
+    return {k: v for k, v in _vqt_signature().items()
+            if k not in ("verbose", "Fs_sample") and v is not inspect.Parameter.empty}
 
 
 def _pop_old_keys(pv: dict, given: dict) -> dict:
@@ -151,35 +148,60 @@ class VQT_Analyzer(FR_Module):
         self.freqs: dict | None = None
         self.point_positions: np.ndarray | None = None
         self.demo_figure = None
-        self.vqt_model = None
-        if self._fs is not None:
-            self.vqt_model = make_vqt(float(self._fs), pv, device)
+        self._vqt_model = None  # vqt.VQT, built on first use (torch: 220 MB, 2 s)
+        self._bank = None  # what computes on the CPU (the workflow's filters, without torch)
         self.config = {"params_VQT": dict(params_VQT), "batch_size": batch_size,
                        "device": device, "normalization_factor": normalization_factor,
                        "spectrogram_exponent": spectrogram_exponent,
                        "one_over_f_exponent": one_over_f_exponent, "verbose": verbose}
         self.run_info: dict = {}
         self.run_data: dict = {}
-        if self.vqt_model is not None:
-            self._fill_filters()
+        if self._fs is not None:
+            self._compute_model(float(self._fs))
 
-    def _fill_filters(self) -> None:
-        self.run_data["VQT"] = {"filters": self.vqt_model.filters.detach().cpu().numpy(),
-                                "wins": np.asarray(self.vqt_model.wins)}
-        self.run_data["frequencies"] = _freqs(self.vqt_model)
+    @property
+    def vqt_model(self):
+        """The ``vqt.VQT`` of the sampling rate (built on first access; None without one).
+
+        On the CPU with the pipeline's settings the spectrograms are computed by its
+        :class:`~.filterbank.FilterBank` twin (:func:`~.filterbank.make_filter_bank`, the
+        workflow's filters: equal to these to float32 rounding), so that the notebook and
+        the workflow give the same numbers and torch is loaded only when this is asked for.
+        """
+        if self._vqt_model is None and self._fs is not None:
+            self._vqt_model = make_vqt(float(self._fs), self._params.params_VQT,
+                                       self._params.device)
+        return self._vqt_model
+
+    @vqt_model.setter
+    def vqt_model(self, model) -> None:
+        self._vqt_model, self._bank = model, None
+        if model is not None:
+            self._fs = float(model.Fs_sample)
+            self._fill_filters(model)
+
+    def _compute_model(self, fs: float, n_frames: int | None = None):
+        """The filter bank (CPU) or ``vqt.VQT`` that computes at ``fs`` Hz."""
+        if self._fs is None or not math.isclose(float(self._fs), fs):
+            self._vqt_model, self._bank, self._fs = None, None, float(fs)
+        if self._bank is None and self._vqt_model is None:
+            if self._params.device == "cpu":
+                self._bank = make_filter_bank(fs, self._params.params_VQT)
+            self._fill_filters(self._bank if self._bank is not None else self.vqt_model)
+        if n_frames is not None:
+            check_vqt_params(fs, self._params.params_VQT, n_frames)
+        return self._bank if self._bank is not None else self.vqt_model
+
+    def _fill_filters(self, model) -> None:
+        self.run_data["VQT"] = {"filters": filters_array(model), "wins": window_array(model)}
+        self.run_data["frequencies"] = _freqs(model)
 
     def _model(self, frame_rate: float | None, n_frames: int):
         fs = frame_rate if frame_rate is not None else self._fs
         if fs is None:
             raise SpectralParamsError("VQT_Analyzer: no sampling rate; give "
                                       "params_VQT['Fs_sample'] or frame_rate=")
-        if (self.vqt_model is None
-                or not math.isclose(float(self.vqt_model.Fs_sample), float(fs))):
-            self.vqt_model = make_vqt(float(fs), self._params.params_VQT, self._params.device)
-            self._fs = float(fs)
-            self._fill_filters()
-        check_vqt_params(float(fs), self._params.params_VQT, n_frames)
-        return self.vqt_model
+        return self._compute_model(float(fs), n_frames)
 
     def transform(self, points_tracked: np.ndarray, point_positions: np.ndarray,
                   frame_rate: float | None = None
@@ -203,10 +225,10 @@ class VQT_Analyzer(FR_Module):
         _check_inputs(pt, np.asarray(point_positions, dtype=np.float64))
         model = self._model(frame_rate, pt.shape[0])
         params = dataclasses.replace(self._params, Fs_sample=None)
-        from .streaming import compute_spectrograms  # loads torch: only when computing
+        from .streaming import compute_spectrograms
 
-        spec, freqs, x = compute_spectrograms(pt, point_positions, float(model.Fs_sample),
-                                              params, model=model)
+        spec, freqs, x = compute_spectrograms(pt, point_positions, float(self._fs), params,
+                                              model=model)
         return spec, x, freqs
 
     def __call__(self, points_tracked: dict, point_positions: np.ndarray,
@@ -227,8 +249,7 @@ class VQT_Analyzer(FR_Module):
         self.run_data.update({"spectrograms": self.spectrograms, "x_axis": self.x_axis,
                               "point_positions": self.point_positions})
         self.run_info.update({
-            "Fs_sample": float(self.vqt_model.Fs_sample) if self.vqt_model is not None
-            else None,
+            "Fs_sample": None if self._fs is None else float(self._fs),
             "num_points": int(self.point_positions.shape[0]),
             "frequencies": [float(f) for f in next(iter(self.freqs.values()), [])],
             "spectrogram_shapes": {k: list(v.shape) for k, v in self.spectrograms.items()},
@@ -273,10 +294,11 @@ class VQT_Analyzer(FR_Module):
         spec, x, freqs = self.transform(pt, pp, frame_rate)
         if plot:
             self.demo_figure = plot_point_spectrograms(
-                spec, freqs, x / float(self.vqt_model.Fs_sample), point_indices=idx,
+                spec, freqs, x / float(self._fs), point_indices=idx,
                 point_positions=pp, title="demo spectrograms")
         n_f = len(freqs)
-        total = sum(2 * v.shape[1] * n_f * len(time_axis(self.vqt_model, v.shape[0]))
+        model = self._model(frame_rate, pt.shape[0])
+        total = sum(2 * v.shape[1] * n_f * len(time_axis(model, v.shape[0]))
                     * spec.itemsize for v in points_tracked.values())
         logger.info("demo spectrogram %s; all spectrograms would take %.3g GB", spec.shape,
                     total / 1e9)

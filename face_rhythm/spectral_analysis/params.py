@@ -52,12 +52,14 @@ DEFAULT_PARAMS_VQT: dict[str, Any] = {
 
 
 @functools.lru_cache(maxsize=1)
-def _vqt_keys() -> frozenset[str]:
-    """Keys ``vqt.VQT`` accepts (read from its signature, so a new vqt release is followed).
+def _vqt_signature() -> dict[str, Any]:
+    """``vqt.VQT``'s keyword arguments and their defaults (read from its signature, so a new
+    vqt release is followed; arguments without a default map to ``inspect.Parameter.empty``).
 
     The signature is read from the source of ``vqt.vqt`` without importing it (importing
-    vqt imports torch: seconds, in jobs that only check a config); if the source cannot be
-    read, from the imported class.
+    vqt imports torch: seconds, in jobs that only check a config, and 220 MB in the
+    notebook's ``VQT_Analyzer`` before it needs vqt); if the source cannot be read, or a
+    default is not a literal, from the imported class.
     """
     try:
         spec = importlib.util.find_spec("vqt")  # the package's spec only: no import
@@ -67,14 +69,27 @@ def _vqt_keys() -> frozenset[str]:
                     for f in c.body
                     if isinstance(f, ast.FunctionDef) and f.name == "__init__")
         args = init.args
-        names = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
-        if names - {"self"}:
-            return frozenset(names - {"self"})
-    except (ImportError, AttributeError, OSError, StopIteration, SyntaxError, TypeError):
+        positional = args.posonlyargs + args.args
+        defaults = [inspect.Parameter.empty] * (len(positional) - len(args.defaults)) + [
+            ast.literal_eval(d) for d in args.defaults]
+        out = dict(zip((a.arg for a in positional), defaults, strict=True))
+        out.update((a.arg, inspect.Parameter.empty if d is None else ast.literal_eval(d))
+                   for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True))
+        out.pop("self", None)
+        if out:
+            return out
+    except (ImportError, AttributeError, OSError, StopIteration, SyntaxError, TypeError,
+            ValueError):
         pass
     import vqt
 
-    return frozenset(set(inspect.signature(vqt.VQT.__init__).parameters) - {"self"})
+    return {k: p.default for k, p in inspect.signature(vqt.VQT.__init__).parameters.items()
+            if k != "self"}
+
+
+def _vqt_keys() -> frozenset[str]:
+    """Keys ``vqt.VQT`` accepts (:func:`_vqt_signature`)."""
+    return frozenset(_vqt_signature())
 
 
 def _check_keys(mapping: Mapping[str, Any], allowed: Iterable[str], section: str) -> None:

@@ -33,6 +33,7 @@ from face_rhythm.atomic import atomic_h5
 from face_rhythm.errors import SpectralParamsError
 from face_rhythm.provenance import find_run_info, run_info, write_run_info
 
+from .filterbank import FilterBank
 from .params import SpectralParams
 from .traces import _check_inputs
 
@@ -138,7 +139,8 @@ def write_spectrogram_h5(path: str | os.PathLike, points_tracked, home: np.ndarr
                          inputs: Iterable[str | os.PathLike] = (),
                          config_for_provenance: Mapping[str, Any] | None = None,
                          extra: Mapping[str, Any] | None = None,
-                         progress: bool | None = None) -> SpectrogramSummary:
+                         progress: bool | None = None,
+                         threads: int | None = None) -> SpectrogramSummary:
     """Compute and write ``spectrogram.h5`` atomically, streaming batches into the dataset.
 
     Parameters
@@ -157,19 +159,25 @@ def write_spectrogram_h5(path: str | os.PathLike, points_tracked, home: np.ndarr
         For :func:`face_rhythm.provenance.run_info`.
     progress : bool or None
         Progress bar of the VQT pass (:func:`~.streaming.write_spectrograms`).
+    threads : int, optional
+        CPU threads of the VQT (default: the CPUs this process may use).
 
     Returns
     -------
     SpectrogramSummary
     """
-    # the writer needs torch and vqt; the readers (TCA, NWB, report jobs) do not load them
+    # the writer's VQT (a filter bank on the CPU, or vqt.VQT): the readers do not load it
     from .streaming import _batch_for, _model_for, write_spectrograms
-    from .vqt_model import _freqs, _model_device, time_axis
+    from .vqt_model import _freqs, device_name, filters_array, time_axis
 
     params = SpectralParams.from_config(cfg)
     home = np.asarray(home, dtype=np.float64)
     n_frames, n_points = _check_inputs(points_tracked, home)
     model, fs = _model_for(points_tracked, frame_rate, params)
+    if threads is not None and not isinstance(model, FilterBank):
+        import torch  # vqt.VQT itself computes (CUDA, other paddings, complex output)
+
+        torch.set_num_threads(max(1, int(threads)))
     if params.Fs_sample is not None and not math.isclose(fs, frame_rate, rel_tol=1e-6):
         logger.warning("vqt.Fs_sample=%g Hz overrides the video frame rate %g Hz", fs,
                        frame_rate)
@@ -184,7 +192,7 @@ def write_spectrogram_h5(path: str | os.PathLike, points_tracked, home: np.ndarr
                     else {"vqt": params.to_dict()}, inputs=inputs,
                     extra={"n_frames": n_frames, "n_points": n_points,
                            "frame_rate_video": float(frame_rate), "Fs_sample": fs,
-                           "win_size": win, "device": str(_model_device(model)),
+                           "win_size": win, "device": device_name(model),
                            **dict(extra or {})})
     t0 = time.perf_counter()
     path = Path(path)
@@ -194,13 +202,13 @@ def write_spectrogram_h5(path: str | os.PathLike, points_tracked, home: np.ndarr
                                                                len(x), params),
                                              np.dtype(dtype).itemsize))
         ds.attrs["dims"] = json.dumps(["xy", "points", "frequency", "time"])
-        res = write_spectrograms(ds, points_tracked, home, model, params, progress)
+        res = write_spectrograms(ds, points_tracked, home, model, params, progress, threads)
         f.create_dataset("frequencies", data=freqs)
         f.create_dataset("x_axis_frames", data=x)
         f.create_dataset("x_axis_seconds", data=x / fs)
         f.create_dataset("frame_rate", data=float(fs))
         f.create_dataset("point_positions", data=home.astype(np.float32))
-        f.create_dataset("filters", data=model.filters.detach().cpu().numpy())
+        f.create_dataset("filters", data=filters_array(model))
         f.create_dataset("mean_power_per_timepoint", data=res["mean_power"])
         f.create_dataset("params", data=json.dumps(eff, sort_keys=True, default=str))
         write_run_info(f, info)

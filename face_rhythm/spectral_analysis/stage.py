@@ -87,7 +87,7 @@ def spectrogram_from_tracking_file(tracking_path: str | os.PathLike,
     progress : bool or None
         Progress bar (``True``: also as log lines in a workflow job).
     threads : int, optional
-        Torch CPU threads (the rule's ``threads``).
+        CPU threads of the VQT (the rule's ``threads``).
 
     Returns
     -------
@@ -103,10 +103,6 @@ def spectrogram_from_tracking_file(tracking_path: str | os.PathLike,
     tracking_path = Path(tracking_path)
     if not tracking_path.is_file():
         raise FileNotFoundError(f"{tracking_path}: no such tracking file")
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(max(1, int(threads)))
     params = SpectralParams.from_config(cfg)
     raw_cfg = params.to_dict() if isinstance(cfg, SpectralParams) else dict(cfg or {})
     with open_tracking_file(tracking_path) as track:
@@ -115,7 +111,7 @@ def spectrogram_from_tracking_file(tracking_path: str | os.PathLike,
             summary = write_spectrogram_h5(spectrogram_path, pt, home, fr, params,
                                            inputs=[tracking_path],
                                            config_for_provenance={"vqt": raw_cfg},
-                                           progress=progress)
+                                           progress=progress, threads=threads)
         except SpectralParamsError as e:
             raise SpectralParamsError(f"{tracking_path}: {e}") from None
     if figure_path is not None:

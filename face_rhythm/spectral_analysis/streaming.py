@@ -45,16 +45,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from face_rhythm.disk_arrays import drop_pages, finish, is_read_only_map, new_result
 from face_rhythm.errors import SpectralParamsError
 from face_rhythm.runlog import progress_bar
 
-from .normalization import _denominator, _normalize_block_inplace, _one_over_f
+from .filterbank import FilterBank, cpu_threads, make_filter_bank
+from .normalization import _denominator, _normalize_block_inplace, _one_over_f, _powered
 from .params import SpectralParams
 from .traces import _check_inputs, displacements_to_rows
-from .vqt_model import _freqs, _piece_frames, make_vqt, time_axis, vqt_rows
+from .vqt_model import _freqs, _piece_frames, as_filter_bank, make_vqt, time_axis, vqt_rows
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +63,10 @@ __all__ = ["MAX_BLOCK_BYTES", "MAX_WORK_BYTES", "compute_spectrograms", "effecti
 
 #: Largest output block (2, batch, F, T_out) held at once; longer videos get smaller batches.
 MAX_BLOCK_BYTES = 64 << 20
-#: Budget for the VQT's FFT work arrays of one batch (about 3 complex64 (rows, F, n_fft)).
-#: With the imports (~250 MB: torch, numpy, h5py) a spectrogram job then peaks under 500 MB
-#: at any video length (bench/bench_memory.py); smaller batches cost no speed (measured).
+#: Budget for ``vqt.VQT``'s FFT work arrays of one batch (about 3 complex64 (rows, F, n_fft));
+#: a :class:`~.filterbank.FilterBank` works a few MB at a time whatever the batch. With the
+#: imports (~250 MB with torch) a spectrogram job then peaks under 500 MB at any video length
+#: (bench/bench_memory.py); smaller batches cost no speed (measured).
 MAX_WORK_BYTES = 64 << 20
 #: Frames of tracks read at a time from a file (about this many bytes; about 4x that in
 #: working memory) while they are rearranged point by point into a temporary file
@@ -117,11 +118,17 @@ def effective_batch_size(batch_size: int, n_freqs: int, n_times: int, itemsize: 
 
 def _batch_for(model, n_frames: int, n_points: int, n_times: int,
                params: SpectralParams) -> int:
-    """:func:`effective_batch_size` for this model, video length and parameters."""
+    """:func:`effective_batch_size` for this model, video length and parameters.
+
+    A :class:`~.filterbank.FilterBank` works a block of rows at a time (a few MB whatever the
+    batch), so only its output block is budgeted; ``vqt.VQT`` holds about three complex
+    (rows, F, n_fft) arrays per piece.
+    """
     itemsize = np.dtype(np.complex64 if params.return_complex else np.float32).itemsize
+    fft_frames = 0 if isinstance(model, FilterBank) else _piece_frames(
+        model, n_frames, params.time_chunk_frames)
     return effective_batch_size(params.batch_size, len(model.freqs), n_times, itemsize,
-                                n_points, _piece_frames(model, n_frames,
-                                                        params.time_chunk_frames))
+                                n_points, fft_frames)
 
 
 @contextlib.contextmanager
@@ -179,30 +186,27 @@ def _track_rows(points_tracked, home: np.ndarray, tmp_dir: str | os.PathLike | N
 
 
 def _vqt_pass(sink, rows: Callable[[int, int], np.ndarray], model, params: SpectralParams,
-              batches: list[tuple[int, int]], n_t: int, progress: bool | None) -> np.ndarray:
+              batches: list[tuple[int, int]], n_t: int, progress: bool | None,
+              threads: int) -> np.ndarray:
     """Pass 1: ``|S| ** exponent`` of every batch into ``sink``; returns sum_{r,f} per t."""
     _return_freed_buffers_to_os()
     acc = np.zeros(n_t, dtype=np.float64)
     ex = float(params.spectrogram_exponent)
-    n_f = len(model.freqs)
-    with torch.inference_mode():
-        for p0, p1 in progress_bar(batches, desc="VQT (batches of points)", unit="batch",
-                                   enabled=progress):
-            raw = vqt_rows(model, rows(p0, p1), params.time_chunk_frames)
-            if raw.shape[-1] != n_t:
-                raise RuntimeError(f"VQT gave {raw.shape[-1]} time bins, time axis has {n_t}")
-            is_c = torch.is_complex(raw)
-            mag = torch.abs(raw) if is_c else raw
-            s_exp = mag if ex == 1 else mag ** ex
-            acc += torch.sum(s_exp, dim=(0, 1), dtype=torch.float64).cpu().numpy()
-            if params.return_complex:
-                s_exp = torch.polar(s_exp, torch.angle(raw))
-            sink[:, p0:p1] = s_exp.reshape(2, p1 - p0, n_f, n_t).cpu().numpy()
+    n_f = len(_freqs(model))
+    for p0, p1 in progress_bar(batches, desc="VQT (batches of points)", unit="batch",
+                               enabled=progress):
+        raw = vqt_rows(model, rows(p0, p1), params.time_chunk_frames, threads)
+        if raw.shape[-1] != n_t:
+            raise RuntimeError(f"VQT gave {raw.shape[-1]} time bins, time axis has {n_t}")
+        s_exp, total = _powered(raw, ex, params.return_complex)
+        acc += total
+        sink[:, p0:p1] = s_exp.reshape(2, p1 - p0, n_f, n_t)
     return acc
 
 
 def write_spectrograms(sink, points_tracked, home: np.ndarray, model,
-                       params: SpectralParams, progress: bool | None = None) -> dict[str, Any]:
+                       params: SpectralParams, progress: bool | None = None,
+                       threads: int | None = None) -> dict[str, Any]:
     """Compute normalised spectrograms batch by batch into ``sink`` (two exact passes).
 
     Parameters
@@ -217,12 +221,15 @@ def write_spectrograms(sink, points_tracked, home: np.ndarray, model,
         the sink's file (:func:`_track_rows`).
     home : (N, 2) array
         Home positions in px.
-    model : vqt.VQT
-        From :func:`~.vqt_model.make_vqt`.
+    model : vqt.VQT or FilterBank
+        From :func:`~.vqt_model.make_vqt` (on the CPU, its :class:`~.filterbank.FilterBank`
+        computes), or a FilterBank (:func:`~.filterbank.read_filter_bank`).
     params : SpectralParams
     progress : bool or None
         Progress bar (:func:`face_rhythm.runlog.progress_bar`: ``None`` only on a terminal,
         ``True`` also as log lines in a workflow job).
+    threads : int, optional
+        CPU threads of the VQT (default: the CPUs this process may use).
 
     Returns
     -------
@@ -232,6 +239,8 @@ def write_spectrograms(sink, points_tracked, home: np.ndarray, model,
     """
     home = np.asarray(home, dtype=np.float64)
     n_frames, n_points = _check_inputs(points_tracked, home)
+    model = as_filter_bank(model) or model  # the filters' FFTs are then kept across batches
+    threads = cpu_threads() if threads is None else max(1, int(threads))
     freqs = _freqs(model)
     n_t = len(time_axis(model, n_frames))
     expected = (2, n_points, len(freqs), n_t)
@@ -246,7 +255,7 @@ def write_spectrograms(sink, points_tracked, home: np.ndarray, model,
     sink_file = getattr(getattr(sink, "file", None), "filename", None)  # h5py: its folder
     with _track_rows(points_tracked, home,
                      Path(sink_file).parent if sink_file else None) as rows:
-        acc = _vqt_pass(sink, rows, model, params, batches, n_t, progress)
+        acc = _vqt_pass(sink, rows, model, params, batches, n_t, progress, threads)
     t1 = time.perf_counter()
     mean_power = acc / (2 * n_points)
     denom = _denominator(mean_power, params.normalization_factor)
@@ -265,9 +274,17 @@ def write_spectrograms(sink, points_tracked, home: np.ndarray, model,
 
 
 def _model_for(points_tracked, frame_rate: float, params: SpectralParams):
-    """The VQT model for these tracks and its sampling rate (``params.Fs_sample`` wins)."""
+    """The VQT for these tracks and its sampling rate (``params.Fs_sample`` wins).
+
+    On the CPU with the pipeline's settings a :class:`~.filterbank.FilterBank` built without
+    vqt (:func:`~.filterbank.make_filter_bank`); otherwise a ``vqt.VQT``.
+    """
     fs = float(params.Fs_sample) if params.Fs_sample is not None else frame_rate
-    return make_vqt(fs, params.params_VQT, params.device, n_frames=points_tracked.shape[0]), fs
+    n_frames = points_tracked.shape[0]
+    bank = make_filter_bank(fs, params.params_VQT, n_frames) if params.device == "cpu" else None
+    if bank is not None:  # neither torch nor vqt is loaded
+        return bank, fs
+    return make_vqt(fs, params.params_VQT, params.device, n_frames=n_frames), fs
 
 
 def compute_spectrograms(points_tracked: np.ndarray, home: np.ndarray, frame_rate: float,

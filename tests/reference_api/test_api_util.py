@@ -295,8 +295,9 @@ def test_import_face_rhythm_is_light_and_gives_submodules_lazily():
 
 
 def test_pipelines_and_the_notebook_classes_load_torch_only_when_they_compute():
-    """``pipeline_basic`` tracks without torch in memory (220 MB): importing the pipelines,
-    the notebook classes and seeding the run leave it out; torch is seeded when loaded."""
+    """``pipeline_basic`` runs on the CPU without torch in memory (220 MB): importing the
+    pipelines, the notebook classes and seeding the run leave it out; torch is seeded when
+    a GPU run loads it."""
     code = (
         "import sys\n"
         "from face_rhythm import pipelines\n"
@@ -304,7 +305,9 @@ def test_pipelines_and_the_notebook_classes_load_torch_only_when_they_compute():
         "from face_rhythm.point_tracking import PointTracker\n"
         "seed = pipelines._set_random_seed(5)\n"
         "assert 'torch' not in sys.modules, 'torch loaded'\n"
-        "pipelines._seed_torch(seed)\n"
+        "pipelines._seed_torch(seed, load=False)\n"
+        "assert 'torch' not in sys.modules, 'torch loaded to be seeded on a CPU run'\n"
+        "pipelines._seed_torch(seed, load=True)\n"
         "import torch\n"
         "a = torch.rand(3)\n"
         "torch.manual_seed(5)\n"

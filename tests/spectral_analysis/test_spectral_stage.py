@@ -39,10 +39,17 @@ def test_stage_writes_file_and_figure_and_sets_threads(tmp_path):
     _tracking(tracking)
     out = tmp_path / "results" / "s1" / "v1" / "spectrogram.h5"
     fig = tmp_path / "results" / "s1" / "figures" / "spectrogram_v1.png"
+    summary = spectrogram_from_tracking_file(tracking, out, CFG, figure_path=fig,
+                                             n_figure_points=2, threads=1)
+    # the rule's threads split the rows of the CPU filter bank: the same numbers
+    two = spectrogram_from_tracking_file(tracking, tmp_path / "two.h5", CFG, threads=2)
+    np.testing.assert_array_equal(read_spectrogram_file(two.path).spectrograms,
+                                  read_spectrogram_file(out).spectrograms)
+    # settings that vqt.VQT itself computes ('same' padding) run torch on those threads
+    same = {**CFG, "params_VQT": {**CFG.get("params_VQT", {}), "padding": "same"}}
     before = torch.get_num_threads()
     try:
-        summary = spectrogram_from_tracking_file(tracking, out, CFG, figure_path=fig,
-                                                 n_figure_points=2, threads=1)
+        spectrogram_from_tracking_file(tracking, tmp_path / "same.h5", same, threads=1)
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
