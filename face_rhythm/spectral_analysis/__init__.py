@@ -17,7 +17,7 @@ module             holds
                    :func:`expected_window_length`, :data:`DEFAULT_PARAMS_VQT`
 ``traces``         :func:`displacements_to_rows`: tracks (T, N, 2) -> traces (2N, T)
 ``filterbank``     :class:`FilterBank`, :func:`make_filter_bank` (vqt's filters without
-                   vqt), :func:`valid_magnitudes` (the VQT on the CPU)
+                   vqt), :func:`filter_magnitudes` (the VQT on the CPU)
 ``vqt_model``      :func:`make_vqt`, :func:`vqt_rows` (time pieces), :func:`time_axis`,
                    :func:`resolve_device`
 ``normalization``  :func:`normalize_spectrogram` (the formula, in memory)
@@ -59,7 +59,7 @@ from .params import (
 # The rest is imported on first access (PEP 562): torch, vqt and matplotlib load only in the
 # jobs that compute or draw, not in those that only check a config (video_metadata).
 _LAZY = {
-    "filterbank": ("FilterBank", "make_filter_bank", "valid_magnitudes"),
+    "filterbank": ("FilterBank", "make_filter_bank", "filter_magnitudes"),
     "figures": ("plot_point_spectrograms", "representative_points", "save_spectrogram_figure"),
     "normalization": ("normalize_spectrogram",),
     "notebook": ("VQT_Analyzer",),
@@ -93,6 +93,7 @@ __all__ = [
     "displacements_to_rows",
     "effective_batch_size",
     "expected_window_length",
+    "filter_magnitudes",
     "make_filter_bank",
     "make_vqt",
     "n_time_bins",
@@ -109,7 +110,6 @@ __all__ = [
     "save_spectrogram_figure",
     "spectrogram_from_tracking_file",
     "time_axis",
-    "valid_magnitudes",
     "vqt_rows",
     "write_spectrogram_h5",
     "write_spectrograms",

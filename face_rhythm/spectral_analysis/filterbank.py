@@ -1,13 +1,14 @@
 """The VQT's filter bank as arrays, built and applied on the CPU without torch or ``vqt``.
 
 :class:`FilterBank` holds a bank of filters as NumPy arrays with what applying them needs.
-For ``padding='valid'`` with magnitudes (the pipeline's settings) :func:`valid_magnitudes`
-computes what ``vqt.VQT.forward`` computes, equal to float32 rounding and 2-3x faster:
+For ``padding='valid'`` (the pipeline's setting) or ``'same'`` with magnitudes
+:func:`filter_magnitudes` computes what ``vqt.VQT.forward`` computes, equal to float32
+rounding and 2-3x faster:
 
 - ``vqt.VQT`` zero-pads each trace to the linear convolution's length (``n + win - 1``, then
-  a fast length). Here the convolution is circular on ``n`` frames (a fast length at or
-  above it): its outputs ``win - 1 .. n - 1``, the valid ones, wrap nothing;
-- the magnitudes are ``sqrt(re^2 + im^2)`` of the valid outputs only, where ``torch.abs``
+  a fast length). Here the convolution is circular and only as long as the kept outputs
+  need: on ``n`` frames for 'valid' (its outputs ``win - 1 .. n - 1`` wrap nothing);
+- the magnitudes are ``sqrt(re^2 + im^2)`` of the kept outputs only, where ``torch.abs``
   computes ``hypot`` of every output (slower than the inverse FFT itself);
 - the work goes a block of rows at a time through buffers that stay in cache, the blocks
   split over threads (NumPy and ``scipy.fft`` release the GIL).
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -38,10 +40,16 @@ from face_rhythm.errors import SpectralParamsError
 
 from .params import expected_window_length
 
-__all__ = ["MOTHER_WINDOWS", "FilterBank", "cpu_threads", "fft_length", "make_filter_bank",
-           "valid_magnitudes"]
+__all__ = [
+    "MOTHER_WINDOWS",
+    "FilterBank",
+    "cpu_threads",
+    "fft_length",
+    "filter_magnitudes",
+    "make_filter_bank",
+]
 
-#: Bytes of complex work per block of rows in :func:`valid_magnitudes` (about one row of 36
+#: Bytes of complex work per block of rows in :func:`filter_magnitudes` (about one row of 36
 #: filters x 8192 frames: the product, its inverse FFT and the magnitudes stay in cache).
 BLOCK_BYTES = 4 << 20
 
@@ -62,6 +70,9 @@ class FilterBank:
         Output bins average this many frames.
     wins : (F, win) float32 ndarray or None
         The window of each filter (``vqt.VQT.wins``; None for custom filters).
+    padding : {"valid", "same"}
+        Which outputs of the convolution (``vqt.VQT``'s ``padding``): those where the
+        filter lies inside the trace (``n - win + 1`` of them), or ``n`` centred ones.
     """
 
     filters: np.ndarray
@@ -69,6 +80,7 @@ class FilterBank:
     sample_rate: float
     downsample_factor: int
     wins: np.ndarray | None = None
+    padding: str = "valid"
     _spectra: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
@@ -80,16 +92,11 @@ class FilterBank:
                    sample_rate=float(model.Fs_sample),
                    downsample_factor=max(1, int(model.downsample_factor)),
                    wins=None if getattr(model, "wins", None) is None
-                   else np.asarray(model.wins, dtype=np.float32))
+                   else np.asarray(model.wins, dtype=np.float32), padding=str(model.padding))
 
     @property
     def win_size(self) -> int:
         return int(self.filters.shape[-1])
-
-    @property
-    def padding(self) -> str:
-        """Always ``'valid'``: the only padding :func:`valid_magnitudes` computes."""
-        return "valid"
 
     def spectrum(self, n_fft: int) -> np.ndarray:
         """FFT of the filters at length ``n_fft``, (F, n_fft) complex64 (computed once)."""
@@ -102,20 +109,27 @@ class FilterBank:
                                                  axis=-1).astype(np.complex64)
         return self._spectra[n_fft]
 
-    def x_axis(self, n_frames: int) -> np.ndarray:
-        """Centre of each output bin in frames for ``padding='valid'``, (T,) float64.
+    def outputs(self, n_frames: int) -> tuple[int, int]:
+        """``(start, count)``: the convolution outputs kept (``vqt``'s padding mode)."""
+        win = self.win_size
+        if self.padding == "valid":
+            return win - 1, int(n_frames) - win + 1
+        return math.ceil((win - 1) / 2), int(n_frames)  # "same"
 
-        ``vqt.VQT.get_xAxis``: the valid outputs sit at ``(win - 1) / 2 + i`` (an even window
-        adds 0.5), averaged over ``downsample_factor`` of them (the last bin over what is
-        left); rounded to float32 as vqt returns them.
+    def x_axis(self, n_frames: int) -> np.ndarray:
+        """Centre of each output bin in frames, (T,) float64 (``vqt.VQT.get_xAxis``).
+
+        Output ``i`` of the convolution is centred on frame ``i - ceil((win - 1) / 2)`` (an
+        even window adds 0.5); the bins average ``downsample_factor`` outputs (the last one what
+        is left), rounded to float32 as vqt returns them.
         """
         win, ds = self.win_size, self.downsample_factor
-        n_valid = int(n_frames) - win + 1
-        if n_valid < 1:
+        start, count = self.outputs(n_frames)
+        if count < 1:
             return np.zeros(0)
-        first = (win - 1) // 2 + (0.5 if win % 2 == 0 else 0.0)
-        starts = np.arange(0, n_valid, ds, dtype=np.float64)
-        ends = np.minimum(starts + ds, n_valid)
+        first = start - math.ceil((win - 1) / 2) + (0.5 if win % 2 == 0 else 0.0)
+        starts = np.arange(0, count, ds, dtype=np.float64)
+        ends = np.minimum(starts + ds, count)
         return (first + (starts + ends - 1) / 2).astype(np.float32).astype(np.float64)
 
 
@@ -139,35 +153,37 @@ def fft_length(n: int) -> int:
         n += 1
 
 
-def valid_magnitudes(bank: FilterBank, x: np.ndarray, threads: int = 1) -> np.ndarray:
-    """``|x * filters|`` over the valid outputs, averaged by ``downsample_factor``.
+def filter_magnitudes(bank: FilterBank, x: np.ndarray, threads: int = 1) -> np.ndarray:
+    """``|x * filters|`` over the outputs of ``bank.padding``, averaged by ``downsample_factor``.
 
-    ``vqt.VQT(..., padding='valid', take_abs=True)(x)`` to float32 rounding (another FFT
+    ``vqt.VQT(..., padding=bank.padding, take_abs=True)(x)`` to float32 rounding (another FFT
     length and summation order; tested against vqt and against a float64 computation).
 
     Parameters
     ----------
     bank : FilterBank
-    x : (R, n) float32 ndarray, ``n >= win_size``
+    x : (R, n) float32 ndarray (``n >= win_size`` for 'valid')
         Traces.
     threads : int
         Threads over blocks of rows.
 
     Returns
     -------
-    (R, F, ceil((n - win + 1) / downsample_factor)) float32 ndarray
+    (R, F, ceil(n_out / downsample_factor)) float32 ndarray
+        ``n_out`` = ``n - win + 1`` ('valid') or ``n`` ('same').
     """
     import scipy.fft
 
     x = np.ascontiguousarray(x, dtype=np.float32)
     n_rows, n = x.shape
     n_f, win = bank.filters.shape
-    n_valid = n - win + 1
+    start, n_valid = bank.outputs(n)
     if n_valid < 1:
         raise SpectralParamsError(f"traces of {n} frames are shorter than the VQT window "
-                                  f"({win} frames, padding='valid')")
+                                  f"({win} frames, padding={bank.padding!r})")
     ds = bank.downsample_factor
-    n_fft = fft_length(n)
+    # a circular convolution long enough to hold the kept outputs, none of them wrapped
+    n_fft = fft_length(max(start + n_valid, n + win - 1 - start))
     spectrum = bank.spectrum(n_fft)[None]
     threads = max(1, min(int(threads), n_rows))
     x_hat = scipy.fft.fft(x, n=n_fft, axis=-1, workers=threads).astype(np.complex64)
@@ -183,7 +199,7 @@ def valid_magnitudes(bank: FilterBank, x: np.ndarray, threads: int = 1) -> np.nd
             b = min(block, r1 - s)
             p = np.multiply(x_hat[s:s + b, None, :], spectrum, out=prod[:b])
             conv = scipy.fft.ifft(p, axis=-1, overwrite_x=True)
-            parts = conv.view(np.float32).reshape(b, n_f, n_fft, 2)[:, :, win - 1:n]
+            parts = conv.view(np.float32).reshape(b, n_f, n_fft, 2)[:, :, start:start + n_valid]
             sq = np.multiply(parts, parts, out=power[:b])
             m = np.sqrt(np.add(sq[..., 0], sq[..., 1], out=mag[:b]), out=mag[:b])
             if full:
@@ -246,14 +262,15 @@ def make_filter_bank(frame_rate: float, params_VQT: Mapping[str, Any],
     -------
     FilterBank or None
         None when vqt must build or apply them: a window outside :data:`MOTHER_WINDOWS`,
-        custom ``filters``, or settings other than ``padding='valid'``, ``fft_conv`` and
-        ``take_abs``.
+        custom ``filters``, or settings other than ``padding`` 'valid' or 'same', ``fft_conv``
+        and ``take_abs``.
     """
     from .params import check_vqt_params
 
     p = check_vqt_params(frame_rate, params_VQT, n_frames)
     if (p.get("filters") is not None or p["window_type"] not in MOTHER_WINDOWS
-            or p["padding"] != "valid" or not p["fft_conv"] or not p["take_abs"]):
+            or p["padding"] not in ("valid", "same") or not p["fft_conv"]
+            or not p["take_abs"]):
         return None
     fs, n_f = p["Fs_sample"], int(p["n_freq_bins"])
     freqs = np.geomspace(p["F_min"], p["F_max"], n_f, endpoint=True, dtype=np.float32)
@@ -280,4 +297,5 @@ def make_filter_bank(frame_rate: float, params_VQT: Mapping[str, Any],
     analytic = np.fft.ifft(np.fft.fft(real, axis=-1) * gain, axis=-1)
     analytic /= np.abs(analytic).sum(axis=1, keepdims=True)
     return FilterBank(filters=analytic.astype(np.complex64), freqs=freqs, sample_rate=fs,
-                      downsample_factor=int(p["downsample_factor"]), wins=wins)
+                      downsample_factor=int(p["downsample_factor"]), wins=wins,
+                      padding=p["padding"])

@@ -20,7 +20,7 @@ import numpy as np
 from face_rhythm.devices import resolve_device as _resolve_device_name
 from face_rhythm.errors import SpectralParamsError
 
-from .filterbank import FilterBank, valid_magnitudes
+from .filterbank import FilterBank, filter_magnitudes
 from .params import check_vqt_params
 
 if TYPE_CHECKING:  # torch (220 MB, 2 s) is loaded by the functions that use it
@@ -128,7 +128,7 @@ def vqt_rows(model, rows: np.ndarray, time_chunk_frames: int | None = None,
     ----------
     model : vqt.VQT or FilterBank
         From :func:`make_vqt`, or its :class:`~.filterbank.FilterBank`. On the CPU with
-        ``padding='valid'`` and magnitudes, :func:`~.filterbank.valid_magnitudes` computes
+        ``padding='valid'`` and magnitudes, :func:`~.filterbank.filter_magnitudes` computes
         it (without torch for a FilterBank); otherwise ``vqt.VQT`` on its device.
     rows : (R, n_frames) array
         Traces (float32).
@@ -138,7 +138,7 @@ def vqt_rows(model, rows: np.ndarray, time_chunk_frames: int | None = None,
         of overlap, so the concatenated result equals the whole-trace VQT. Ignored unless
         ``padding == 'valid'``.
     threads : int
-        CPU threads of :func:`~.filterbank.valid_magnitudes`.
+        CPU threads of :func:`~.filterbank.filter_magnitudes`.
 
     Returns
     -------
@@ -151,7 +151,7 @@ def vqt_rows(model, rows: np.ndarray, time_chunk_frames: int | None = None,
         x = x[None]
     if bank is not None:
         def apply(piece: np.ndarray) -> np.ndarray:
-            return valid_magnitudes(bank, piece, threads)
+            return filter_magnitudes(bank, piece, threads)
     else:
         def apply(piece: np.ndarray) -> np.ndarray:
             import torch
@@ -172,13 +172,13 @@ def vqt_rows(model, rows: np.ndarray, time_chunk_frames: int | None = None,
 def as_filter_bank(model) -> FilterBank | None:
     """``model`` as a :class:`~.filterbank.FilterBank` when the CPU path computes it.
 
-    A FilterBank is returned as it is; a ``vqt.VQT`` on the CPU with ``padding='valid'``,
-    ``fft_conv`` and ``take_abs`` (the pipeline's settings) gives its bank; anything else
-    (CUDA, complex output, other paddings) None: ``vqt.VQT`` itself computes it.
+    A FilterBank is returned as it is; a ``vqt.VQT`` on the CPU with ``padding`` 'valid' or
+    'same', ``fft_conv`` and ``take_abs`` (the pipeline's settings) gives its bank; anything
+    else (CUDA, complex output, 'full' padding) None: ``vqt.VQT`` itself computes it.
     """
     if isinstance(model, FilterBank):
         return model
-    if (model.padding == "valid" and bool(model.fft_conv) and bool(model.take_abs)
+    if (model.padding in ("valid", "same") and bool(model.fft_conv) and bool(model.take_abs)
             and _model_device(model).type == "cpu"):
         return FilterBank.from_model(model)
     return None

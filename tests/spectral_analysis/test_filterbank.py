@@ -1,7 +1,7 @@
 """The CPU filter bank against vqt: the same filters, the same spectrograms, no torch.
 
 :func:`make_filter_bank` rebuilds ``vqt.helpers.make_VQT_filters`` without vqt, and
-:func:`valid_magnitudes` computes ``vqt.VQT.forward`` another way (circular FFT on the trace
+:func:`filter_magnitudes` computes ``vqt.VQT.forward`` another way (circular FFT on the trace
 length, magnitudes of the valid outputs only). Both are checked against vqt itself and the
 spectrograms also against a float64 computation (the ground truth both approximate).
 """
@@ -19,8 +19,8 @@ from face_rhythm.spectral_analysis.filterbank import (
     MOTHER_WINDOWS,
     FilterBank,
     fft_length,
+    filter_magnitudes,
     make_filter_bank,
-    valid_magnitudes,
 )
 
 BASE = {"Q_lowF": 4.0, "Q_highF": 10.0, "F_min": 1.0, "F_max": 40.0, "n_freq_bins": 36}
@@ -71,50 +71,56 @@ def test_mother_windows_are_scipys(name):
     np.testing.assert_allclose(MOTHER_WINDOWS[name](x), want, rtol=0, atol=1e-12)
 
 
-def _truth(filters, x, ds):
-    """The valid convolution's magnitudes in float64, average-pooled (ceil), (R, F, T)."""
+def _truth(filters, x, ds, padding):
+    """The convolution's magnitudes in float64 ('valid' or vqt's 'same' outputs: centred,
+    the extra one of an even window at the start), average-pooled (ceil), (R, F, T)."""
     f, xd = filters.astype(np.complex128), x.astype(np.float64)
     n, win = x.shape[-1], f.shape[-1]
     n_full = n + win - 1
     conv = np.fft.ifft(np.fft.fft(xd, n_full)[:, None] * np.fft.fft(f, n_full)[None])
-    mag = np.abs(conv[..., win - 1:n])
+    start = win - 1 if padding == "valid" else -(-(win - 1) // 2)
+    mag = np.abs(conv[..., start:start + (n - win + 1 if padding == "valid" else n)])
     return np.stack([mag[..., s:s + ds].mean(-1) for s in range(0, mag.shape[-1], ds)], -1)
 
 
-@pytest.mark.parametrize(("fs", "n", "ds"), [(120.0, 4096, 20), (90.0, 3001, 7),
-                                             (60.0, 700, 10), (120.0, 500, 20)])
-def test_valid_magnitudes_are_vqts_and_as_close_to_float64(fs, n, ds):
-    model = make_vqt(fs, _params({"F_max": min(40.0, fs / 2), "downsample_factor": ds}), "cpu")
+@pytest.mark.parametrize(("fs", "n", "ds", "padding"), [
+    (120.0, 4096, 20, "valid"), (90.0, 3001, 7, "valid"), (60.0, 700, 10, "valid"),
+    (120.0, 500, 20, "valid"), (120.0, 1000, 20, "same"), (60.0, 333, 1, "same")])
+def test_filter_magnitudes_are_vqts_and_as_close_to_float64(fs, n, ds, padding):
+    model = make_vqt(fs, _params({"F_max": min(40.0, fs / 2), "downsample_factor": ds,
+                                  "padding": padding}), "cpu")
     bank = FilterBank.from_model(model)
     rng = np.random.default_rng(int(n))
     x = np.cumsum(rng.standard_normal((9, n)), axis=-1).astype(np.float32)  # drifting traces
-    got = valid_magnitudes(bank, x, threads=2)
+    got = filter_magnitudes(bank, x, threads=2)
     ref = model(torch.from_numpy(x)).numpy()
-    truth = _truth(bank.filters, x, ds)
+    truth = _truth(bank.filters, x, ds, padding)
     assert got.shape == ref.shape == truth.shape and got.dtype == np.float32
     scale = np.abs(truth).max()
     err_vqt, err_ours = np.abs(ref - truth).max(), np.abs(got - truth).max()
     assert err_vqt <= 1e-5 * scale  # the reference itself is float32
     assert err_ours <= max(2 * err_vqt, 1e-6 * scale)
     # one thread or two, one block of rows or many: the same numbers
-    np.testing.assert_array_equal(valid_magnitudes(bank, x, threads=1), got)
+    np.testing.assert_array_equal(filter_magnitudes(bank, x, threads=1), got)
 
 
+@pytest.mark.parametrize("padding", ["valid", "same"])
 @pytest.mark.parametrize("win_size", [241, 240])
-def test_time_axis_and_bin_count_are_vqts(win_size):
-    model = make_vqt(120.0, _params({"win_size": win_size}), "cpu")
+def test_time_axis_and_bin_count_are_vqts(win_size, padding):
+    model = make_vqt(120.0, _params({"win_size": win_size, "padding": padding}), "cpu")
     bank = FilterBank.from_model(model)
     for n in (win_size + 1, win_size + 19, 1000, 4321, 120 * 60):
         want = np.atleast_1d(model.get_xAxis(n).numpy()).astype(np.float64)
         np.testing.assert_array_equal(bank.x_axis(n), want)
         x = np.random.default_rng(n).standard_normal((1, n)).astype(np.float32)
-        assert valid_magnitudes(bank, x).shape[-1] == len(want)
+        assert filter_magnitudes(bank, x).shape[-1] == len(want)
 
 
 def test_settings_vqt_must_compute_give_no_bank():
     fs = 120.0
     assert make_filter_bank(fs, _params({})) is not None
-    assert make_filter_bank(fs, _params({"padding": "same"})) is None
+    assert make_filter_bank(fs, _params({"padding": "same"})).padding == "same"
+    assert make_filter_bank(fs, _params({"padding": "full"})) is None
     assert make_filter_bank(fs, _params({"take_abs": False})) is None
     assert make_filter_bank(fs, _params({"window_type": "tukey"})) is None  # a scipy window
     custom = vqt.helpers.make_VQT_filters(Fs_sample=fs, **BASE, window_type="hann")[0]

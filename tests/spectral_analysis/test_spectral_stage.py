@@ -45,8 +45,8 @@ def test_stage_writes_file_and_figure_and_sets_threads(tmp_path):
     two = spectrogram_from_tracking_file(tracking, tmp_path / "two.h5", CFG, threads=2)
     np.testing.assert_array_equal(read_spectrogram_file(two.path).spectrograms,
                                   read_spectrogram_file(out).spectrograms)
-    # settings that vqt.VQT itself computes ('same' padding) run torch on those threads
-    same = {**CFG, "params_VQT": {**CFG.get("params_VQT", {}), "padding": "same"}}
+    # settings that vqt.VQT itself computes ('full' padding) run torch on those threads
+    same = {**CFG, "params_VQT": {**CFG.get("params_VQT", {}), "padding": "full"}}
     before = torch.get_num_threads()
     try:
         spectrogram_from_tracking_file(tracking, tmp_path / "same.h5", same, threads=1)
