@@ -23,24 +23,36 @@ from ..errors import VideoError
 _GRAY_WEIGHTS = np.full((1, 3), 1.0 / 3.0, np.float32)
 
 
-def rgb_to_gray(frames: np.ndarray) -> np.ndarray:
+def rgb_to_gray(frames: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Grayscale as the rounded mean of the R, G, B channels.
 
     Parameters
     ----------
     frames : np.ndarray
-        ``(..., H, W, 3)`` uint8.
+        ``(..., H, W, 3)`` uint8 (a strided view, e.g. a crop, is fine with ``out``).
+    out : np.ndarray, optional
+        ``(..., H, W)`` uint8 to write into (may be a view, e.g. a crop of a larger array).
 
     Returns
     -------
     np.ndarray
-        ``(..., H, W)`` uint8, equal to ``(R + G + B + 1) // 3``.
+        ``(..., H, W)`` uint8, equal to ``(R + G + B + 1) // 3`` (``out`` when given).
     """
     frames = np.asarray(frames)
     if frames.ndim < 3 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise VideoError(f"rgb_to_gray needs (..., H, W, 3) uint8 frames, got {frames.shape} "
                          f"{frames.dtype}")
     out_shape = frames.shape[:-1]
+    if out is not None:
+        if out.shape != out_shape or out.dtype != np.uint8:
+            raise VideoError(f"rgb_to_gray: out is {out.shape} {out.dtype}, expected "
+                             f"{out_shape} uint8")
+        for idx in np.ndindex(out_shape[:-2]):  # frame by frame: views need no copy
+            dst = out[idx]
+            res = cv2.transform(frames[idx], _GRAY_WEIGHTS, dst=dst)
+            if not np.shares_memory(res, dst):
+                dst[...] = res
+        return out
     if frames.size == 0:
         return np.zeros(out_shape, np.uint8)
     flat = np.ascontiguousarray(frames).reshape(-1, frames.shape[-2], 3)

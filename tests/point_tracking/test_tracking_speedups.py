@@ -178,3 +178,28 @@ def test_masked_clahe_refuses_a_frame_of_another_shape_in_one_line():
     want = cv2.createCLAHE(2.0, (30, 30)).apply(frame)
     mc.apply(frame, out=frame)  # in place
     np.testing.assert_array_equal(frame, want)
+
+
+@pytest.mark.parametrize("channels", [3, 4, 1])
+def test_gray_and_mask_in_the_masks_box_equal_the_whole_frame(channels):
+    """Only the mask's bounding box is converted to gray and masked (outside it all is 0):
+    the same frames as the whole-frame conversion, for colour, RGBA and one-channel input,
+    masks at the frame's edges, OpenCV's CLAHE and the near-mask one."""
+    from face_rhythm.video import rgb_to_gray
+
+    rng = np.random.default_rng(channels)
+    for it in range(30):
+        h, w = int(rng.integers(16, 120)), int(rng.integers(16, 120))
+        frames = rng.integers(0, 256, (3, h, w, channels), dtype=np.uint8)
+        gray = frames[..., 0] if channels == 1 else rgb_to_gray(frames[..., :3])
+        mask = _random_mask(rng, it, h, w)
+        for clahe in (None, fpt.ClaheParams(2.0, (8, 8)), fpt.ClaheParams(40.0, (w, h))):
+            pre = fpt.Preprocessor(mask, clahe)
+            np.testing.assert_array_equal(pre(frames), plain_preprocess(gray, mask, clahe),
+                                          err_msg=f"{h}x{w} {clahe}")
+    # gray into a view (a crop of a larger array) equals the whole conversion's crop
+    out = np.zeros((3, 40, 50), np.uint8)
+    rgb = rng.integers(0, 256, (3, 40, 50, 3), dtype=np.uint8)
+    rgb_to_gray(rgb[:, 5:30, 7:44], out=out[:, 5:30, 7:44])
+    np.testing.assert_array_equal(out[:, 5:30, 7:44], rgb_to_gray(rgb)[:, 5:30, 7:44])
+    assert not out[:, :5].any() and not out[:, :, 44:].any()
