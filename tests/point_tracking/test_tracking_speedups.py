@@ -180,13 +180,17 @@ def test_masked_clahe_refuses_a_frame_of_another_shape_in_one_line():
     np.testing.assert_array_equal(frame, want)
 
 
+@pytest.mark.parametrize("box_fraction", [1.0, 0.0])
 @pytest.mark.parametrize("channels", [3, 4, 1])
-def test_gray_and_mask_in_the_masks_box_equal_the_whole_frame(channels):
+def test_gray_and_mask_in_the_masks_box_equal_the_whole_frame(channels, box_fraction,
+                                                              monkeypatch):
     """Only the mask's bounding box is converted to gray and masked (outside it all is 0):
     the same frames as the whole-frame conversion, for colour, RGBA and one-channel input,
     masks at the frame's edges, OpenCV's CLAHE and the near-mask one."""
+    from face_rhythm.point_tracking import preprocess
     from face_rhythm.video import rgb_to_gray
 
+    monkeypatch.setattr(preprocess, "BOX_FRACTION", box_fraction)  # always / never the box
     rng = np.random.default_rng(channels)
     for it in range(30):
         h, w = int(rng.integers(16, 120)), int(rng.integers(16, 120))
@@ -195,6 +199,7 @@ def test_gray_and_mask_in_the_masks_box_equal_the_whole_frame(channels):
         mask = _random_mask(rng, it, h, w)
         for clahe in (None, fpt.ClaheParams(2.0, (8, 8)), fpt.ClaheParams(40.0, (w, h))):
             pre = fpt.Preprocessor(mask, clahe)
+            assert (pre._box is not None) == (box_fraction == 1.0)
             np.testing.assert_array_equal(pre(frames), plain_preprocess(gray, mask, clahe),
                                           err_msg=f"{h}x{w} {clahe}")
     # gray into a view (a crop of a larger array) equals the whole conversion's crop
