@@ -52,6 +52,9 @@ __all__ = [
 #: Bytes of complex work per block of rows in :func:`filter_magnitudes` (about one row of 36
 #: filters x 8192 frames: the product, its inverse FFT and the magnitudes stay in cache).
 BLOCK_BYTES = 4 << 20
+#: Work buffers of all threads together: fewer threads for long whole traces ('same'
+#: padding is not cut in time pieces: one row of a 1-hour 120 fps trace is ~300 MB of work).
+WORK_BYTES = 64 << 20
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -185,11 +188,13 @@ def filter_magnitudes(bank: FilterBank, x: np.ndarray, threads: int = 1) -> np.n
     # a circular convolution long enough to hold the kept outputs, none of them wrapped
     n_fft = fft_length(max(start + n_valid, n + win - 1 - start))
     spectrum = bank.spectrum(n_fft)[None]
-    threads = max(1, min(int(threads), n_rows))
-    x_hat = scipy.fft.fft(x, n=n_fft, axis=-1, workers=threads).astype(np.complex64)
+    block = max(1, min(n_rows, BLOCK_BYTES // (n_f * n_fft * 8)))
+    per_thread = block * n_f * (n_fft * 8 + n_valid * 12)  # product, squares, magnitudes
+    threads = max(1, min(int(threads), n_rows, WORK_BYTES // per_thread))
+    x_hat = scipy.fft.fft(x, n=n_fft, axis=-1, workers=threads).astype(np.complex64,
+                                                                   copy=False)
     full, extra = divmod(n_valid, ds)
     out = np.empty((n_rows, n_f, full + (extra > 0)), dtype=np.float32)
-    block = max(1, min(n_rows, BLOCK_BYTES // (n_f * n_fft * 8)))
 
     def rows(r0: int, r1: int) -> None:
         prod = np.empty((block, n_f, n_fft), dtype=np.complex64)
