@@ -60,12 +60,10 @@ def make_tracks(n_points: int, n_frames: int, fps: float, seed: int = 0):
 
 def run_case(case: dict) -> dict:
     """Run one case in this process; return timings and peak RSS."""
-    import torch
-
     from face_rhythm import spectral_analysis as sa
+    from face_rhythm.spectral_analysis.filterbank import cpu_threads
 
-    if case.get("threads"):
-        torch.set_num_threads(case["threads"])
+    threads = case.get("threads") or cpu_threads()
     params = dataclasses.replace(load_config(), device="cpu", **case.get("overrides", {}))
     n_frames = round(case["seconds"] * case["fps"])
     pt, home = make_tracks(case["points"], n_frames, case["fps"])
@@ -74,14 +72,14 @@ def run_case(case: dict) -> dict:
     if case["kind"] == "stage":
         with tempfile.TemporaryDirectory() as tmp:
             sa.write_spectrogram_h5(Path(tmp) / "spectrogram.h5", pt, home, case["fps"], params,
-                                    progress=False)
+                                    progress=False, threads=threads)
     else:
-        sa.compute_spectrograms(pt, home, case["fps"], params)
+        sa.compute_spectrograms(pt, home, case["fps"], params, threads=threads)
     dt = time.perf_counter() - t0
     return {"seconds": dt, "point_frames": case["points"] * n_frames,
             "rss_before_gb": rss0,
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
-            "threads": torch.get_num_threads()}
+            "threads": threads}
 
 
 def main(argv=None) -> int:
@@ -89,7 +87,7 @@ def main(argv=None) -> int:
     ap.add_argument("--points", type=int, default=2000)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--fps", type=float, default=90.0)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch)")
+    ap.add_argument("--threads", type=int, default=None, help="VQT threads (default: the CPUs this process may use)")
     ap.add_argument("--quick", action="store_true", help="only the main case")
     ap.add_argument("--case", help=argparse.SUPPRESS)  # internal: JSON of one case
     args = ap.parse_args(argv)

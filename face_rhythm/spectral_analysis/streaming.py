@@ -100,16 +100,18 @@ def _batches(n: int, size: int) -> list[tuple[int, int]]:
 
 
 def effective_batch_size(batch_size: int, n_freqs: int, n_times: int, itemsize: int,
-                         n_points: int | None = None, fft_frames: int = 0) -> int:
+                         n_points: int | None = None, fft_frames: int = 0,
+                         block_bytes: int | None = None) -> int:
     """Points per batch: ``batch_size`` capped by two memory budgets.
 
-    One output block ``2 * b * n_freqs * n_times * itemsize`` stays under
-    :data:`MAX_BLOCK_BYTES` and the FFT work ``2 * b * n_freqs * fft_frames * 24`` bytes under
+    One output block ``2 * b * n_freqs * n_times * itemsize`` stays under ``block_bytes``
+    (default :data:`MAX_BLOCK_BYTES`) and the FFT work ``2 * b * n_freqs * fft_frames * 24`` bytes under
     :data:`MAX_WORK_BYTES` (with the default config and 8192-frame time chunks: 4 points; a
     1-hour 90 fps video's output blocks alone allow 14 points).
     """
     per_point = 2 * n_freqs * n_times * itemsize
-    b = min(int(batch_size), MAX_BLOCK_BYTES // max(per_point, 1))
+    block_bytes = MAX_BLOCK_BYTES if block_bytes is None else int(block_bytes)
+    b = min(int(batch_size), block_bytes // max(per_point, 1))
     if fft_frames:
         b = min(b, MAX_WORK_BYTES // max(2 * n_freqs * int(fft_frames) * 24, 1))
     b = max(1, b)
@@ -121,14 +123,18 @@ def _batch_for(model, n_frames: int, n_points: int, n_times: int,
     """:func:`effective_batch_size` for this model, video length and parameters.
 
     A :class:`~.filterbank.FilterBank` works a block of rows at a time (a few MB whatever the
-    batch), so only its output block is budgeted; ``vqt.VQT`` holds about three complex
-    (rows, F, n_fft) arrays per piece.
+    batch), so only its output block is budgeted, at a quarter of :data:`MAX_BLOCK_BYTES`:
+    the batch's traces, their spectra and the output (held about three times over) then stay
+    near 50 MB at any video length, glibc keeping them for the next batch. ``vqt.VQT`` holds
+    about three complex (rows, F, n_fft) arrays per piece.
     """
     itemsize = np.dtype(np.complex64 if params.return_complex else np.float32).itemsize
-    fft_frames = 0 if isinstance(model, FilterBank) else _piece_frames(
-        model, n_frames, params.time_chunk_frames)
+    if isinstance(model, FilterBank):
+        return effective_batch_size(params.batch_size, len(model.freqs), n_times, itemsize,
+                                    n_points, block_bytes=MAX_BLOCK_BYTES // 4)
     return effective_batch_size(params.batch_size, len(model.freqs), n_times, itemsize,
-                                n_points, fft_frames)
+                                n_points, _piece_frames(model, n_frames,
+                                                        params.time_chunk_frames))
 
 
 @contextlib.contextmanager
@@ -156,7 +162,6 @@ def _track_rows(points_tracked, home: np.ndarray, tmp_dir: str | os.PathLike | N
 
         yield rows
         return
-    _return_freed_buffers_to_os()  # the chunks' buffers, too, go back when freed
     n_frames, n_points = int(points_tracked.shape[0]), int(points_tracked.shape[1])
     step = max(1, TRACK_CHUNK_BYTES // max(8 * n_points, 1))
     row_bytes = 4 * n_frames
@@ -189,7 +194,6 @@ def _vqt_pass(sink, rows: Callable[[int, int], np.ndarray], model, params: Spect
               batches: list[tuple[int, int]], n_t: int, progress: bool | None,
               threads: int) -> np.ndarray:
     """Pass 1: ``|S| ** exponent`` of every batch into ``sink``; returns sum_{r,f} per t."""
-    _return_freed_buffers_to_os()
     acc = np.zeros(n_t, dtype=np.float64)
     ex = float(params.spectrogram_exponent)
     n_f = len(_freqs(model))
@@ -240,6 +244,11 @@ def write_spectrograms(sink, points_tracked, home: np.ndarray, model,
     home = np.asarray(home, dtype=np.float64)
     n_frames, n_points = _check_inputs(points_tracked, home)
     model = as_filter_bank(model) or model  # the filters' FFTs are then kept across batches
+    if not isinstance(model, FilterBank):
+        # vqt.VQT's batches free ~64 MB of FFT buffers each; a FilterBank's work buffers are
+        # a few MB, which glibc's own threshold keeps for reuse (a fixed one made every
+        # buffer fresh pages: the VQT took twice as long)
+        _return_freed_buffers_to_os()
     threads = cpu_threads() if threads is None else max(1, int(threads))
     freqs = _freqs(model)
     n_t = len(time_axis(model, n_frames))
@@ -289,7 +298,8 @@ def _model_for(points_tracked, frame_rate: float, params: SpectralParams):
 
 def compute_spectrograms(points_tracked: np.ndarray, home: np.ndarray, frame_rate: float,
                          cfg: Mapping[str, Any] | SpectralParams | None = None,
-                         model=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                         model=None, threads: int | None = None
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Normalised spectrograms of all points, in memory.
 
     Parameters
@@ -302,8 +312,10 @@ def compute_spectrograms(points_tracked: np.ndarray, home: np.ndarray, frame_rat
         Frame rate in Hz (``cfg['Fs_sample']``, if set, overrides it).
     cfg : mapping or SpectralParams, optional
         The ``vqt:`` config section (defaults: :class:`~.params.SpectralParams`).
-    model : vqt.VQT, optional
+    model : vqt.VQT or FilterBank, optional
         A prebuilt model (then ``cfg.params_VQT`` and ``frame_rate`` do not rebuild it).
+    threads : int, optional
+        CPU threads of the VQT (default: the CPUs this process may use).
 
     Returns
     -------
@@ -322,5 +334,5 @@ def compute_spectrograms(points_tracked: np.ndarray, home: np.ndarray, frame_rat
     x = time_axis(model, n_frames)
     dtype = np.complex64 if params.return_complex else np.float32
     out = new_result((2, n_points, len(freqs), len(x)), dtype)  # large: on disk
-    write_spectrograms(out, points_tracked, home, model, params)
+    write_spectrograms(out, points_tracked, home, model, params, threads=threads)
     return finish(out), freqs, x

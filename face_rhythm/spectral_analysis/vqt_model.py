@@ -165,8 +165,15 @@ def vqt_rows(model, rows: np.ndarray, time_chunk_frames: int | None = None,
     if step is None or n - win + 1 <= step:
         return apply(x)
     n_valid = n - win + 1
-    return np.concatenate([apply(x[:, s:min(s + step, n_valid) + win - 1])
-                           for s in range(0, n_valid, step)], axis=-1)
+    out = None
+    for s in range(0, n_valid, step):  # pieces go into one array (no list to concatenate)
+        piece = apply(x[:, s:min(s + step, n_valid) + win - 1])
+        if out is None:
+            n_out = -(-n_valid // int(model.downsample_factor))
+            out = np.empty(piece.shape[:-1] + (n_out,), dtype=piece.dtype)
+        b = s // int(model.downsample_factor)
+        out[..., b:b + piece.shape[-1]] = piece
+    return out
 
 
 def as_filter_bank(model) -> FilterBank | None:

@@ -321,8 +321,9 @@ def test_block_size_cap_gives_same_result(monkeypatch, tmp_path):
     assert sa.effective_batch_size(4, len(freqs), len(x), 4) == 4
     assert sa.effective_batch_size(10**6, 36, 1, 4, fft_frames=1000) == (
         sa.MAX_WORK_BYTES // (2 * 36 * 1000 * 24))
-    monkeypatch.setattr(sa_streaming, "MAX_BLOCK_BYTES", 2 * per_point)
-    assert sa.effective_batch_size(4, len(freqs), len(x), 4) == 2
+    # the CPU filter bank's batches get a quarter of the block budget: 2 points here
+    monkeypatch.setattr(sa_streaming, "MAX_BLOCK_BYTES", 8 * per_point)
+    assert sa.effective_batch_size(4, len(freqs), len(x), 4, block_bytes=2 * per_point) == 2
     assert sa.effective_batch_size(4, len(freqs), len(x), 4 * 1000) == 1
     sa.write_spectrogram_h5(tmp_path / "s.h5", pt, home, fs, cfg)
     with h5py.File(tmp_path / "s.h5", "r") as f:
