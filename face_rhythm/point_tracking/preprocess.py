@@ -172,15 +172,21 @@ class Preprocessor:
         return c
 
     @staticmethod
-    def _gray(chunk: np.ndarray) -> tuple[np.ndarray, bool]:
-        """(n, H, W) uint8 view or new array, and whether it is new (ours to modify)."""
+    def _checked(chunk: np.ndarray) -> np.ndarray:
+        """``chunk`` as an array, or TrackingError: uint8 (n, H, W) or (n, H, W, 1|3|4)."""
         chunk = np.asarray(chunk)
         if chunk.dtype != np.uint8:
             raise TrackingError(f"frames: dtype {chunk.dtype}, expected uint8")
+        if chunk.ndim not in (3, 4) or (chunk.ndim == 4 and chunk.shape[-1] not in (1, 3, 4)):
+            raise TrackingError(f"frames: shape {chunk.shape}, expected (n, H, W[, C])")
+        return chunk
+
+    @classmethod
+    def _gray(cls, chunk: np.ndarray) -> tuple[np.ndarray, bool]:
+        """(n, H, W) uint8 view or new array, and whether it is new (ours to modify)."""
+        chunk = cls._checked(chunk)
         if chunk.ndim == 3:
             return chunk, False
-        if chunk.ndim != 4 or chunk.shape[-1] not in (1, 3, 4):
-            raise TrackingError(f"frames: shape {chunk.shape}, expected (n, H, W[, C])")
         if chunk.shape[-1] == 1:
             return chunk[..., 0], False
         return rgb_to_gray(chunk[..., :3]), True
@@ -220,11 +226,7 @@ class Preprocessor:
 
     def _masked_gray_in_box(self, chunk: np.ndarray) -> np.ndarray:
         """Gray and masked frames, (n, H, W) uint8 (new): computed in the mask's box only."""
-        chunk = np.asarray(chunk)
-        if chunk.dtype != np.uint8:
-            raise TrackingError(f"frames: dtype {chunk.dtype}, expected uint8")
-        if chunk.ndim not in (3, 4) or (chunk.ndim == 4 and chunk.shape[-1] not in (1, 3, 4)):
-            raise TrackingError(f"frames: shape {chunk.shape}, expected (n, H, W[, C])")
+        chunk = self._checked(chunk)
         if chunk.shape[1:3] != self._mask_u8.shape:
             raise TrackingError(f"frames of shape {chunk.shape[1:3]} do not match the ROI "
                                 f"mask shape {self._mask_u8.shape}")

@@ -227,7 +227,7 @@ def write_spectrograms(sink, points_tracked, home: np.ndarray, model,
         Home positions in px.
     model : vqt.VQT or FilterBank
         From :func:`~.vqt_model.make_vqt` (on the CPU, its :class:`~.filterbank.FilterBank`
-        computes), or a FilterBank (:func:`~.filterbank.read_filter_bank`).
+        computes), or a FilterBank (:func:`~.filterbank.make_filter_bank`).
     params : SpectralParams
     progress : bool or None
         Progress bar (:func:`face_rhythm.runlog.progress_bar`: ``None`` only on a terminal,

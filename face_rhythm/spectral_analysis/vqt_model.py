@@ -128,8 +128,9 @@ def vqt_rows(model, rows: np.ndarray, time_chunk_frames: int | None = None,
     ----------
     model : vqt.VQT or FilterBank
         From :func:`make_vqt`, or its :class:`~.filterbank.FilterBank`. On the CPU with
-        ``padding='valid'`` and magnitudes, :func:`~.filterbank.filter_magnitudes` computes
-        it (without torch for a FilterBank); otherwise ``vqt.VQT`` on its device.
+        'valid' or 'same' padding and magnitudes (:func:`as_filter_bank`),
+        :func:`~.filterbank.filter_magnitudes` computes it (without torch for a FilterBank);
+        otherwise ``vqt.VQT`` on its device.
     rows : (R, n_frames) array
         Traces (float32).
     time_chunk_frames : int, optional
