@@ -464,6 +464,48 @@ def test_component_figure_is_readable():
     plt.close(fig)
 
 
+@pytest.mark.parametrize("n_videos, with_frame", [(2, True), (8, False), (1, False)])
+def test_updated_component_figure_has_the_pixels_of_a_new_one(n_videos, with_frame):
+    """save_tca_figures draws the next component into the figure of the previous one: the
+    same pixels as a new figure, through sign changes of the loadings (another colour map),
+    scales a thousand times apart, and the one-panel layout of more than 6 videos."""
+    import io
+
+    import matplotlib
+    from PIL import Image
+
+    from face_rhythm.decomposition.figures import _ComponentFigure
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def pixels(fig):
+        buf = io.BytesIO()
+        fig.savefig(buf, dpi=50, format="png")
+        return np.asarray(Image.open(buf))
+
+    rng = np.random.default_rng(n_videos)
+    frame = rng.integers(0, 255, (60, 80), dtype=np.uint8) if with_frame else None
+    pts, freqs = rng.uniform(5, 75, (30, 2)), np.geomspace(1.0, 60.0, 12)
+    reused = None
+    for r in range(4):
+        pxy = rng.random((2, 30)) - (0.5 if r % 2 else 0.0)
+        ff = rng.random(12) * 10.0 ** r
+        tcs = [(f"s/v{k}", np.arange(10 + k) / 5.0, rng.random(10 + k) * (r + 1))
+               for k in range(n_videos)]
+        new = dec.plot_component(frame, pts, pxy, freqs, ff, tcs, title=f"component {r}")
+        if reused is None:
+            reused = _ComponentFigure(frame, pts, pxy, freqs, ff, tcs, f"component {r}")
+        else:
+            reused.update(pxy, ff, tcs, f"component {r}")
+        a, b = pixels(new), pixels(reused.fig)
+        plt.close(new)
+        assert a.shape == b.shape and np.array_equal(a, b), f"component {r}"
+    with pytest.raises(dec.TCAError, match="without"):
+        reused.update(pxy, ff, tcs, "")
+    plt.close(reused.fig)
+
+
 def _h5_outside_run_info(path):
     """Every dataset of an HDF5 file outside ``run_info``: name -> (dtype, shape, bytes)."""
     out = {}
