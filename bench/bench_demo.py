@@ -18,6 +18,9 @@ Examples::
     python bench/bench_demo.py --codec FFV1      # lossless videos (4x the decoding cost)
     python bench/bench_demo.py --repeats 2       # best and median of 2 clean runs
     python bench/bench_demo.py --json out.json   # also write the numbers
+    python bench/bench_demo.py --no-overlay --original-python /tmp/origvenv/bin/python \\
+        --repeats 2                              # side by side with the original's
+                                                 # pipeline_basic (see bench_original.py)
 
 Numbers depend on the machine and what else runs on it: report them with the load
 (``uptime``) and compare runs made side by side.
@@ -240,6 +243,12 @@ def main(argv: list[str] | None = None) -> None:
                     help="codec of the rendered videos (default mp4v: lossy, decodes like a "
                          "camera's file; FFV1: lossless, 4x the decoding cost)")
     ap.add_argument("--json", type=Path, help="write the measurements here")
+    ap.add_argument("--original-python",
+                    help="also run the original's pipeline_basic on the same videos and "
+                         "parameters with this Python (bench_original.py), alternating with "
+                         "the workflow runs, and print the ratio")
+    ap.add_argument("--original-path", default="",
+                    help="a folder to put first on that Python's path (an unpacked wheel)")
     args = ap.parse_args(argv)
     import yaml
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -251,14 +260,38 @@ def main(argv: list[str] | None = None) -> None:
         f"demo\tvideo{i + 1:02d}\t{p}\t\n" for i, p in enumerate(videos)))
     config = run_dir / "config.yaml"
     config.write_text(yaml.safe_dump(demo_config(table, overlay=not args.no_overlay)))
-    runs = [run_once(run_dir, config, args.cores) for _ in range(args.repeats)]
+    original = []
+    if args.original_python:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_original
+        if (args.videos, args.frames, args.codec) != (2, 1000, "mp4v"):
+            raise SystemExit("--original-python runs the default demo: 2 videos x 1000 frames")
+        originals = bench_original.pipeline_inputs(
+            Path(tempfile.gettempdir()) / "face-rhythm-bench")
+    runs = []
+    for _ in range(args.repeats):
+        runs.append(run_once(run_dir, config, args.cores))
+        if args.original_python:
+            r = bench_original.run_pipeline("original", [args.original_python],
+                                            {"PYTHONPATH": args.original_path}, *originals)
+            print(f"original pipeline_basic: {r['seconds']:.1f} s ({r['library']}); "
+                  f"snakemake: {runs[-1]['wall_s']:.1f} s", file=sys.stderr)
+            original.append(r["seconds"])
     print_report(runs, args.cores)
+    if original:
+        best = min(r["wall_s"] for r in runs)
+        print(f"\nthe original's pipeline_basic on the same videos and parameters: "
+              f"{min(original):.1f} s best of {len(original)}, alternating with the workflow "
+              f"runs\nratio (original pipeline_basic / snakemake --cores {args.cores}): "
+              f"x{min(original) / best:.2f} (best against best), per pair "
+              + ", ".join(f"x{o / r['wall_s']:.2f}" for o, r in zip(original, runs)))
     digest = outputs_digest(run_dir)
     print("\nresults (shape, mean):")
     for k, v in digest.items():
         print(f"  {k}: {v[0]} {v[1]:.6g}")
     if args.json:
-        args.json.write_text(json.dumps({"runs": runs, "digest": digest}, indent=1))
+        args.json.write_text(json.dumps({"runs": runs, "digest": digest,
+                                         "original_pipeline_basic_s": original}, indent=1))
 
 
 if __name__ == "__main__":

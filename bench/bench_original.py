@@ -97,17 +97,15 @@ def _spawn(name: str, exe: list[str], env: dict, mode: str, *args: object) -> di
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def pipeline_main(args: argparse.Namespace, sides: dict) -> None:
-    """``--pipeline``: the original's demo shape (bench_demo.py's videos) through
-    ``pipeline_basic`` of both libraries, alternating."""
-    import shutil
-
+def pipeline_inputs(workdir: Path) -> tuple[Path, Path]:
+    """The folder of the original's demo-shape videos (bench_demo.py's, linked) and an
+    ``ROIs.h5`` of its polygon (ROI 0: the points, ROI 1: the mask), under ``workdir``."""
     import bench_demo
     import numpy as np
 
     from face_rhythm.rois import ROIs
     from face_rhythm.video import read_frames
-    work = args.workdir / "pipeline_basic"
+    work = workdir / "pipeline_basic"
     videos = bench_demo.render_videos(Path(tempfile.gettempdir()) / "face-rhythm-bench-demo",
                                       2, 1000)
     (work / "videos").mkdir(parents=True, exist_ok=True)
@@ -116,18 +114,32 @@ def pipeline_main(args: argparse.Namespace, sides: dict) -> None:
         if not link.exists():
             link.symlink_to(v)
     frame = read_frames(videos[0], 0)
-    poly = np.asarray(bench_demo.demo_polygon())  # ROI 0: the points, ROI 1: the mask
+    poly = np.asarray(bench_demo.demo_polygon())
     rois = ROIs(select_mode="custom", exampleImage=frame,
                 coords_rois={"points": poly, "mask": poly}, verbose=0)
     rois_h5 = work / "ROIs.h5"
     rois_h5.unlink(missing_ok=True)
     rois.save_run_data(path_run_data=rois_h5, verbose=0)
+    return work / "videos", rois_h5
+
+
+def run_pipeline(name: str, exe: list[str], env: dict, videos: Path, rois_h5: Path) -> dict:
+    """``pipeline_basic`` of one library in its own process, from a clean project folder."""
+    import shutil
+
+    project = videos.parent / f"project_{name}"
+    shutil.rmtree(project, ignore_errors=True)
+    return _spawn(name, exe, env, "_pipeline", videos, rois_h5, project)
+
+
+def pipeline_main(args: argparse.Namespace, sides: dict) -> None:
+    """``--pipeline``: the original's demo shape (bench_demo.py's videos) through
+    ``pipeline_basic`` of both libraries, alternating."""
+    videos, rois_h5 = pipeline_inputs(args.workdir)
     rows: dict[str, list[dict]] = {k: [] for k in sides}
     for _ in range(args.repeats):
         for name, (exe, env, _params) in sides.items():
-            project = work / f"project_{name}"
-            shutil.rmtree(project, ignore_errors=True)
-            r = _spawn(name, exe, env, "_pipeline", work / "videos", rois_h5, project)
+            r = run_pipeline(name, exe, env, videos, rois_h5)
             rows[name].append(r)
             print(f"{name:>9}: pipeline_basic {r['seconds']:6.1f} s, {r['cpu_s']:6.1f} CPU-s, "
                   f"peak RSS {r['peak_rss_mb']:5.0f} MB ({r['library']})", file=sys.stderr)
