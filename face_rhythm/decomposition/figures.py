@@ -3,8 +3,11 @@ courses) and the EVR bar chart. matplotlib is imported inside the functions that
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,8 @@ from face_rhythm.errors import TCAError
 
 from .results import TCAFile
 
-__all__ = ["hz_ticks", "plot_component", "plot_evr", "save_tca_figures", "use_headless_backend"]
+__all__ = ["figure_workers", "hz_ticks", "plot_component", "plot_evr", "save_tca_figures",
+           "use_headless_backend"]
 
 
 def hz_ticks(f_min: float, f_max: float) -> np.ndarray:
@@ -219,6 +223,62 @@ def use_headless_backend() -> None:
 PNG_COMPRESS_LEVEL = 3
 
 
+def _render_evr(path: Path, dpi: int, evr: np.ndarray, evr_total: float) -> None:
+    """Draw the EVR bar chart (:func:`plot_evr`) and save it as PNG."""
+    import matplotlib.pyplot as plt
+
+    fig = plot_evr(evr, evr_total)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
+
+def _in_worker(fn, *args) -> None:
+    """``fn(*args)`` in a drawing process: matplotlib's Agg backend first (a process of ours,
+    so switching its backend touches no user's session)."""
+    use_headless_backend()
+    fn(*args)
+
+
+def _warm_up() -> None:
+    """Import pyplot and load the fonts (what a drawing process's first figure would wait
+    for), by drawing a tiny figure."""
+    use_headless_backend()
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(2, 1))
+    fig.text(0.1, 0.5, "component 1 (EVR 0.5) frequency (Hz)")
+    fig.canvas.draw()
+    plt.close(fig)
+
+
+@contextlib.contextmanager
+def figure_workers(n_workers: int) -> Iterator[Executor | None]:
+    """Processes to draw figures in, forked now and warmed up in the background.
+
+    For a caller that forks them before a long computation and draws after it
+    (:func:`~.stage.tca_stage` forks them before the fit): their import of matplotlib and
+    loading of fonts overlap with that computation, and they do not copy its memory.
+
+    Parameters
+    ----------
+    n_workers : int
+        Processes; <= 1, or where ``fork`` is not available: none (yields None).
+
+    Yields
+    ------
+    concurrent.futures.Executor or None
+        For :func:`save_tca_figures`'s ``pool``; shut down on exit.
+    """
+    if int(n_workers) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield None
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=int(n_workers), mp_context=ctx) as ex:
+        for _ in range(int(n_workers)):
+            ex.submit(_warm_up)
+        yield ex
+
+
 def _render_components(jobs: Sequence[tuple[Path, int, tuple, str]]) -> None:
     """Draw component figures (:func:`plot_component` of each job's ``args``) and save them as
     PNG: the first is built, the others update its artists (:class:`_ComponentFigure`)."""
@@ -237,7 +297,7 @@ def _render_components(jobs: Sequence[tuple[Path, int, tuple, str]]) -> None:
 
 def save_tca_figures(tca: TCAFile | Mapping[str, Any], out_dir: str | os.PathLike,
                      example_frame: np.ndarray | None = None, dpi: int = 100,
-                     n_workers: int = 1) -> list[Path]:
+                     n_workers: int = 1, pool: Executor | None = None) -> list[Path]:
     """Write ``component_01.png``... and ``evr.png`` for one decomposition (atomically).
 
     Parameters
@@ -255,18 +315,17 @@ def save_tca_figures(tca: TCAFile | Mapping[str, Any], out_dir: str | os.PathLik
         GIL). Each process builds one figure and draws its next components into it: about
         0.2 s a component on the demo against 0.32 s for a new figure each. 1: all in this
         process.
+    pool : Executor, optional
+        Processes to draw in (:func:`figure_workers`, forked earlier); default: ``n_workers``
+        processes forked now.
 
     Returns
     -------
     list of Path
         The PNG files, components first.
     """
-    import multiprocessing
     import shutil
     import tempfile
-    from concurrent.futures import ProcessPoolExecutor
-
-    import matplotlib.pyplot as plt
 
     if not isinstance(tca, TCAFile):
         tca = TCAFile.from_dict(tca)
@@ -288,18 +347,20 @@ def save_tca_figures(tca: TCAFile | Mapping[str, Any], out_dir: str | os.PathLik
             args = (example_frame, tca.point_positions, pxy[:, :, r], freqs, ff[:, r], tcs)
             names.append(f"component_{r + 1:0{width}d}.png")
             jobs.append((tmp / names[-1], dpi, args, f"component {r + 1} (EVR {evr[r]:.3f})"))
-        n_workers = min(int(n_workers), R)
-        if n_workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-            ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as ex:
-                parts = [jobs[i::n_workers] for i in range(n_workers)]
-                for fut in [ex.submit(_render_components, part) for part in parts]:
+        evr_job = (tmp / "evr.png", dpi, evr, float(tca.evr_total))
+        n_parts = max(min(int(n_workers), R), 1)
+        with contextlib.ExitStack() as stack:
+            if pool is None and n_parts > 1:
+                pool = stack.enter_context(figure_workers(n_parts))
+            if pool is None:
+                _render_components(jobs)
+                _render_evr(*evr_job)
+            else:
+                futures = [pool.submit(_in_worker, _render_components, jobs[i::n_parts])
+                           for i in range(n_parts)]
+                futures.append(pool.submit(_in_worker, _render_evr, *evr_job))
+                for fut in futures:
                     fut.result()
-        else:
-            _render_components(jobs)
-        fig = plot_evr(evr, float(tca.evr_total))
-        fig.savefig(tmp / "evr.png", dpi=dpi)
-        plt.close(fig)
         names.append("evr.png")
         if out_dir.exists():
             shutil.rmtree(out_dir)

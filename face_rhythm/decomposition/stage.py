@@ -21,7 +21,7 @@ from face_rhythm.provenance import run_info
 from face_rhythm.rois import read_rois_h5
 from face_rhythm.spectral_analysis import open_spectrogram_file
 
-from .figures import save_tca_figures, use_headless_backend
+from .figures import figure_workers, save_tca_figures, use_headless_backend
 from .params import TCAParams
 from .pipeline import run_tca
 from .results import TCAFile, write_tca_h5
@@ -174,16 +174,20 @@ def tca_stage(spectrograms: Sequence[str | os.PathLike], rois: str | os.PathLike
     rois = str(rois) if isinstance(rois, (str, os.PathLike)) else str(next(iter(rois)))
     frame = read_rois_h5(rois).example_frame
     _set_torch_threads(threads, load=params.backend == "pytorch")
-    (res,) = run_tca(data, params).values()
-    info = run_info(config={"tca": cfg}, inputs=[*paths, rois],
-                    extra={"session": session, "threads": threads,
-                           "fit_seconds": res.fit_info["seconds"],
-                           "n_iter": res.fit_info["n_iter"], "evr_total": res.evr_total})
-    first_session = next(iter(points))
-    tca = write_tca_h5(tca_h5, res, meta, freqs, points[first_session], run_info=info,
-                       extra={"point_positions_per_session": points})
-    use_headless_backend()
-    save_tca_figures(tca, figures, example_frame=frame, n_workers=threads)
+    # the drawing processes are forked before the fit: their start (matplotlib, fonts)
+    # overlaps with it, and they do not copy its memory
+    with figure_workers(threads) as pool:
+        (res,) = run_tca(data, params).values()
+        info = run_info(config={"tca": cfg}, inputs=[*paths, rois],
+                        extra={"session": session, "threads": threads,
+                               "fit_seconds": res.fit_info["seconds"],
+                               "n_iter": res.fit_info["n_iter"], "evr_total": res.evr_total})
+        first_session = next(iter(points))
+        tca = write_tca_h5(tca_h5, res, meta, freqs, points[first_session], run_info=info,
+                           extra={"point_positions_per_session": points})
+        if pool is None:
+            use_headless_backend()
+        save_tca_figures(tca, figures, example_frame=frame, n_workers=threads, pool=pool)
     logger.info("TCA of %d video(s): rank %d, total EVR %.4f, wrote %s", len(paths),
                 res.weights.size, res.evr_total, tca_h5)
     return tca

@@ -75,9 +75,11 @@ def test_resolve_device_adapter():
 
 
 def test_figures_drawn_in_worker_processes_equal_the_serial_ones(tmp_path):
-    """save_tca_figures(n_workers=2) forks the component figures out: the same PNG files,
-    byte for byte, as drawing them all in this process."""
+    """save_tca_figures(n_workers=2) forks the component figures out, into processes of its
+    own or forked ahead (figure_workers): the same PNG files, byte for byte, as drawing them
+    all in this process."""
     from face_rhythm.decomposition import save_tca_figures
+    from face_rhythm.decomposition.figures import figure_workers
 
     specs = [_spec(tmp_path / f"sp{i}.h5", n_time=8 + i, seed=i) for i in range(2)]
     tca = tca_stage(specs, [_rois(tmp_path / "rois.h5")], tmp_path / "tca.h5",
@@ -85,8 +87,12 @@ def test_figures_drawn_in_worker_processes_equal_the_serial_ones(tmp_path):
     frame = np.full((40, 50), 90, np.uint8)
     serial = save_tca_figures(tca, tmp_path / "f1", example_frame=frame, n_workers=1)
     forked = save_tca_figures(tca, tmp_path / "f2", example_frame=frame, n_workers=2)
-    assert [p.name for p in serial] == [p.name for p in forked] == [
+    with figure_workers(2) as pool:  # forked and warmed up ahead, as tca_stage does
+        assert pool is not None
+        ahead = save_tca_figures(tca, tmp_path / "f3", example_frame=frame, n_workers=2,
+                                 pool=pool)
+    assert [p.name for p in serial] == [p.name for p in forked] == [p.name for p in ahead] == [
         "component_01.png", "component_02.png", "component_03.png", "evr.png"]
-    for a, b in zip(serial, forked):
-        assert a.read_bytes() == b.read_bytes(), a.name
+    for a, b, c in zip(serial, forked, ahead):
+        assert a.read_bytes() == b.read_bytes() == c.read_bytes(), a.name
     assert sorted(p.name for p in (tmp_path).iterdir() if p.name.startswith(".f")) == []
