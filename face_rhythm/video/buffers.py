@@ -1,8 +1,9 @@
 """Frame arrays: grayscale conversion, allocation, and recycling of chunk arrays.
 
 Grayscale output is the mean of the R, G and B channels rounded to the nearest integer
-(``(R + G + B + 1) // 3``; a sum of three integers divided by 3 is never a tie), computed with
-``cv2.transform`` for speed (exactly equal to the integer formula).
+(``(R + G + B + 1) // 3``; a sum of three integers divided by 3 is never a tie), computed frame
+by frame in integers (:func:`gray_frame`: a uint16 sum, numpy's division by a constant): 0.59
+against 0.92 ms for ``cv2.transform`` with weights 1/3 on a 784x582 frame, the same values.
 
 Chunk arrays are recycled (:class:`_ChunkPool`): once the consumer has dropped every reference
 to a chunk, the decoder fills it again (no new pages to fault in and zero, which cost ~25% of
@@ -14,13 +15,37 @@ from __future__ import annotations
 import contextlib
 import mmap
 import sys
+import threading
 
-import cv2
 import numpy as np
 
 from ..errors import VideoError
 
-_GRAY_WEIGHTS = np.full((1, 3), 1.0 / 3.0, np.float32)
+_SCRATCH = threading.local()  # each thread's uint16 sum of one frame
+
+
+def gray_frame(rgb: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out[...] = (R + G + B + 1) // 3`` for one frame (the channels in any order).
+
+    Parameters
+    ----------
+    rgb : (H, W, 3) uint8
+        A frame (a strided view, e.g. a crop, is fine).
+    out : (H, W) uint8
+        Written into (may be a view).
+
+    Returns
+    -------
+    out
+    """
+    total = getattr(_SCRATCH, "total", None)
+    if total is None or total.shape != out.shape:
+        total = _SCRATCH.total = np.empty(out.shape, np.uint16)
+    np.add(rgb[..., 0], rgb[..., 1], out=total, dtype=np.uint16)
+    np.add(total, rgb[..., 2], out=total)
+    total += 1
+    np.floor_divide(total, 3, out=out, casting="unsafe")
+    return out
 
 
 def rgb_to_gray(frames: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -47,17 +72,11 @@ def rgb_to_gray(frames: np.ndarray, out: np.ndarray | None = None) -> np.ndarray
         if out.shape != out_shape or out.dtype != np.uint8:
             raise VideoError(f"rgb_to_gray: out is {out.shape} {out.dtype}, expected "
                              f"{out_shape} uint8")
-        for idx in np.ndindex(out_shape[:-2]):  # frame by frame: views need no copy
-            dst = out[idx]
-            res = cv2.transform(frames[idx], _GRAY_WEIGHTS, dst=dst)
-            if not np.shares_memory(res, dst):
-                dst[...] = res
-        return out
-    if frames.size == 0:
-        return np.zeros(out_shape, np.uint8)
-    flat = np.ascontiguousarray(frames).reshape(-1, frames.shape[-2], 3)
-    gray = cv2.transform(flat, _GRAY_WEIGHTS)
-    return gray.reshape(out_shape)
+    else:
+        out = np.empty(out_shape, np.uint8)
+    for idx in np.ndindex(out_shape[:-2]):  # frame by frame: views need no copy
+        gray_frame(frames[idx], out[idx])
+    return out
 
 
 _MMAP_MIN_BYTES = 1 << 20

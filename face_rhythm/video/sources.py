@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from ..errors import VideoError
-from .buffers import _GRAY_WEIGHTS, _ChunkPool, alloc_frames, rgb_to_gray
+from .buffers import _ChunkPool, alloc_frames, gray_frame, rgb_to_gray
 from .prefetch import _Failure
 
 logger = logging.getLogger(__name__)
@@ -279,7 +279,7 @@ class _DecordSource(FrameSource):
                     _decord_copy(self._vr.next(), out[k])
                 else:
                     _decord_copy(self._vr.next(), rgb)
-                    cv2.transform(rgb, _GRAY_WEIGHTS, dst=out[k])
+                    gray_frame(rgb, out[k])
                 self._pos += 1
         except Exception as exc:  # noqa: BLE001 - decord raises DECORDError, RuntimeError, ...
             failed, self._pos = self._pos, -1
@@ -360,7 +360,7 @@ class _OpenCVSource(FrameSource):
         self._read_bgr(self._bgr, idx)
         img = self._bgr
         if out.ndim == 2:  # the channel mean does not depend on their order: no BGR->RGB
-            cv2.transform(img, _GRAY_WEIGHTS, dst=out)
+            gray_frame(img, out)
         else:
             cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=out)
         self._pos += 1
@@ -422,7 +422,7 @@ class _OpenCVSource(FrameSource):
                     if isinstance(i, _Failure):
                         raise i.exc
                     if grayscale:  # the channel mean does not depend on their order
-                        cv2.transform(ring[i], _GRAY_WEIGHTS, dst=out[k])
+                        gray_frame(ring[i], out[k])
                     else:
                         cv2.cvtColor(ring[i], cv2.COLOR_BGR2RGB, dst=out[k])
                     free.put(i)
